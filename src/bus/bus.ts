@@ -1,0 +1,27 @@
+/** What travels on the bus: a frame encoded once, plus what the receiver needs to route it. */
+export interface BusMessage {
+  /** The encoded push, sent as it is to every recipient. */
+  frame: Buffer;
+  /** Room seq of the entry, when the frame is a room entry (used to resume without gaps). */
+  seq?: number;
+  /** A user whose sockets must not receive it (typing goes to the others only). */
+  exceptUser?: string;
+}
+
+/** Called with every message published to a topic it subscribed to. */
+export type BusHandler = (message: BusMessage) => void;
+
+/**
+ * Fan-out between the handlers and the sockets. Topics are strings like
+ * `room:<id>`, `user:<id>` and `lobby`. Messages on one topic arrive in publish
+ * order. The in-process default is memory-bus; a networked one can replace it
+ * without touching the handlers.
+ */
+export interface Bus {
+  /** Delivers the message to every subscriber of the topic. */
+  publish(topic: string, message: BusMessage): void;
+  /** Starts delivery to `handler`; the returned function stops it. */
+  subscribe(topic: string, handler: BusHandler): () => void;
+  /** Stops all delivery. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+/** Every setting the server reads, with its resolved value. */
+export interface Config {
+  /** TCP port to listen on (0 picks a free one). */
+  port: number;
+  /** Interface to bind. */
+  host: string;
+  /** Folder holding the SQLite database and uploads. */
+  dataDir: string;
+  /** Secret that signs the session cookie. */
+  cookieSecret: string;
+  /** True when NODE_ENV=production. */
+  production: boolean;
+  /** Trust X-Forwarded-* headers (behind a TLS-terminating proxy). */
+  trustProxy: boolean;
+  /** Interval between pings; a socket silent for a whole round is terminated. */
+  heartbeatMs: number;
+  /** Largest WebSocket frame accepted, in bytes (bigger closes with 1009). */
+  maxPayload: number;
+  /** Bytes a socket may have queued unsent before it is terminated. */
+  outboxLimit: number;
+  /** Sustained frames per second a socket may send. */
+  ratePerSec: number;
+  /** Frames a socket may send in a burst above the sustained rate. */
+  rateBurst: number;
+  /** Extra origins (besides the server's own) allowed to open a WebSocket. */
+  allowedOrigins: string[];
+  /** Entries returned by a plain `join` and by `history` without `limit`. */
+  historyLimit: number;
+  /** Most entries returned by `join` with `since` before `more: true`. */
+  resumeLimit: number;
+  /** How long a kicked user is kept out of the room. */
+  kickBanMs: number;
+  /** Largest GIF upload in bytes. */
+  maxUploadBytes: number;
+  /** Write HTTP access logs (morgan). */
+  accessLog: boolean;
+}
+
+/** The defaults a user gets with no environment set. */
+export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: string } = {
+  port: 8005,
+  host: '0.0.0.0',
+  dataDir: './data',
+  production: false,
+  trustProxy: false,
+  heartbeatMs: 30_000,
+  maxPayload: 64 * 1024,
+  outboxLimit: 1024 * 1024,
+  ratePerSec: 20,
+  rateBurst: 40,
+  allowedOrigins: [],
+  historyLimit: 50,
+  resumeLimit: 1000,
+  kickBanMs: 10 * 60_000,
+  maxUploadBytes: 5 * 1024 * 1024,
+  accessLog: true,
+};
+
+/** Thrown when the environment holds a value the server cannot start with. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.trim());
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function origins(env: Env, name: string): string[] {
+  const raw = env[name];
+  if (!raw || raw.trim() === '') return [];
+  return raw.split(',').map((item) => {
+    const text = item.trim();
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new ConfigError(`${name} must be a comma-separated list of origins like https://chat.example.com, got "${text}"`);
+    }
+    if (url.origin === 'null') throw new ConfigError(`${name}: "${text}" is not an http(s) origin`);
+    return url.origin;
+  });
+}
+
+/** Result of loading the environment: the config plus warnings worth logging. */
+export interface LoadedConfig {
+  config: Config;
+  warnings: string[];
+}
+
+/**
+ * Reads the config from an environment map, applying defaults.
+ * Throws ConfigError naming the variable when a value is invalid, or when
+ * NODE_ENV=production has no COOKIE_SECRET.
+ */
+export function loadConfig(env: Env): LoadedConfig {
+  const warnings: string[] = [];
+  const production = env.NODE_ENV === 'production';
+  let cookieSecret = env.COOKIE_SECRET?.trim() ?? '';
+  if (!cookieSecret) {
+    if (production) {
+      throw new ConfigError('COOKIE_SECRET is required when NODE_ENV=production (sessions would not survive a restart)');
+    }
+    cookieSecret = randomBytes(32).toString('hex');
+    warnings.push('COOKIE_SECRET is not set: using a random one, so sessions end when the server restarts');
+  }
+  const host = env.HOST?.trim() || defaults.host;
+  const config: Config = {
+    port: int(env, 'PORT', defaults.port, 0, 65535),
+    host,
+    dataDir: path.resolve(env.DATA_DIR?.trim() || defaults.dataDir),
+    cookieSecret,
+    production,
+    trustProxy: bool(env, 'TRUST_PROXY', defaults.trustProxy),
+    heartbeatMs: int(env, 'HEARTBEAT_MS', defaults.heartbeatMs, 50, 3_600_000),
+    maxPayload: int(env, 'MAX_PAYLOAD', defaults.maxPayload, 1024, 16 * 1024 * 1024),
+    outboxLimit: int(env, 'OUTBOX_LIMIT', defaults.outboxLimit, 16 * 1024, 1024 * 1024 * 1024),
+    ratePerSec: int(env, 'RATE_PER_SEC', defaults.ratePerSec, 1, 1_000_000),
+    rateBurst: int(env, 'RATE_BURST', defaults.rateBurst, 1, 1_000_000),
+    allowedOrigins: origins(env, 'ALLOWED_ORIGINS'),
+    historyLimit: int(env, 'HISTORY_LIMIT', defaults.historyLimit, 1, 100),
+    resumeLimit: int(env, 'RESUME_LIMIT', defaults.resumeLimit, 1, 10_000),
+    kickBanMs: int(env, 'KICK_BAN_MS', defaults.kickBanMs, 0, 7 * 24 * 3_600_000),
+    maxUploadBytes: int(env, 'MAX_UPLOAD_BYTES', defaults.maxUploadBytes, 1024, 100 * 1024 * 1024),
+    accessLog: bool(env, 'ACCESS_LOG', defaults.accessLog),
+  };
+  return { config, warnings };
+}
+
+/** A config for tests and embedders: defaults plus overrides, with a random secret. */
+export function makeConfig(overrides: Partial<Config> & { dataDir: string }): Config {
+  return {
+    ...defaults,
+    cookieSecret: randomBytes(32).toString('hex'),
+    ...overrides,
+  };
+}

@@ -1,0 +1,150 @@
+import WebSocket from 'ws';
+import { BusMessage } from './bus/bus';
+import { ErrorCode } from './errors';
+import { encodeAck, encodeError } from './protocol';
+import { TokenBucket } from './token-bucket';
+import type { OnlineUser } from './user-directory';
+
+/** Frames are JSON text; a Buffer would go out as binary without this. */
+const TEXT = { binary: false } as const;
+
+/** Counters shared by every connection, read by /metrics. */
+export interface TrafficStats {
+  framesIn: number;
+  framesOut: number;
+  slowConsumers: number;
+}
+
+/** Settings every connection needs. */
+export interface ConnectionOptions {
+  outboxLimit: number;
+  ratePerSec: number;
+  rateBurst: number;
+  stats: TrafficStats;
+}
+
+/**
+ * How a socket receives one room's entries:
+ * - live: sent as they are published;
+ * - pending: a join is reading history; pushes wait in `buffer` and go out after the ack,
+ *   minus those the history already held (no gap, no duplicate);
+ * - behind: the join hit the resume cap (`more: true`); pushes are dropped until the
+ *   client joins again with a newer `since`, which reads them from history.
+ */
+interface RoomFeed {
+  mode: 'live' | 'pending' | 'behind';
+  buffer: BusMessage[];
+  bufferedBytes: number;
+}
+
+/**
+ * One WebSocket and what the server tracks for it. Sends only while the socket
+ * is OPEN and cuts off a socket whose unsent bytes pass the outbox limit.
+ */
+export class Connection {
+  /** Set by each inbound frame or pong; cleared by each heartbeat round. */
+  alive = true;
+  /** Frames refused by the rate limit since the last accepted one. */
+  strikes = 0;
+  readonly bucket: TokenBucket;
+  /** Rooms this socket joined, with how it receives each. */
+  readonly feeds = new Map<string, RoomFeed>();
+  /** True while a request of this socket holds its turn (frames are handled in order). */
+  busy = false;
+  /** Frames that arrived while busy, in arrival order (bounded by the rate limit). */
+  readonly backlog: { data: Buffer; isBinary: boolean }[] = [];
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly user: OnlineUser,
+    readonly sessionId: string | undefined,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.bucket = new TokenBucket(options.ratePerSec, options.rateBurst, Date.now());
+  }
+
+  /** Sends one encoded frame if the socket is open; cuts the socket off when it falls too far behind. */
+  send(frame: Buffer | string): void {
+    const ws = this.ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(frame, TEXT);
+    this.options.stats.framesOut++;
+    if (ws.bufferedAmount > this.options.outboxLimit) {
+      // A reader this slow would hold an unbounded queue; it recovers with join + since.
+      this.options.stats.slowConsumers++;
+      ws.terminate();
+    }
+  }
+
+  /** Answers a request: an ack when it carried an id, nothing otherwise. */
+  reply(id: number | undefined, data: unknown): void {
+    if (id !== undefined) this.send(encodeAck(id, data));
+  }
+
+  /** Sends an error, tied to the request's id when it had one. */
+  replyError(code: ErrorCode, message: string, id?: number): void {
+    this.send(encodeError(code, message, id));
+  }
+
+  /** Closes the socket with a close code and a short reason. */
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
+  }
+
+  /** Starts a room feed in pending mode (see RoomFeed). */
+  beginFeed(room: string): void {
+    const feed = this.feeds.get(room);
+    if (feed) {
+      feed.mode = 'pending';
+    } else {
+      this.feeds.set(room, { mode: 'pending', buffer: [], bufferedBytes: 0 });
+    }
+  }
+
+  /**
+   * Ends a pending feed: sends what was buffered with seq above `floor` (and every
+   * non-entry push), then goes live; or, when `behind`, drops it and waits for the next join.
+   */
+  settleFeed(room: string, floor: number, behind: boolean): void {
+    const feed = this.feeds.get(room);
+    if (!feed) return;
+    const buffer = feed.buffer;
+    feed.buffer = [];
+    feed.bufferedBytes = 0;
+    if (behind) {
+      feed.mode = 'behind';
+      return;
+    }
+    feed.mode = 'live';
+    for (const message of buffer) {
+      if (message.seq === undefined || message.seq > floor) this.send(message.frame);
+    }
+  }
+
+  /** Delivers a room push according to the feed's mode. */
+  deliver(room: string, message: BusMessage): void {
+    const feed = this.feeds.get(room);
+    if (!feed || message.exceptUser === this.user.info.id) return;
+    if (feed.mode === 'live') {
+      this.send(message.frame);
+    } else if (feed.mode === 'pending') {
+      feed.buffer.push(message);
+      feed.bufferedBytes += message.frame.length;
+      if (feed.bufferedBytes > this.options.outboxLimit) {
+        this.options.stats.slowConsumers++;
+        this.ws.terminate();
+      }
+    }
+  }
+
+  /** Counts a frame against the rate limit; false when over it. */
+  admit(now: number): boolean {
+    if (this.bucket.take(now)) {
+      this.strikes = 0;
+      return true;
+    }
+    this.strikes++;
+    return false;
+  }
+}
+

@@ -1,0 +1,47 @@
+import { ChatError, fail } from '../errors';
+import { verifyPassword } from '../password';
+import { Entry } from '../protocol';
+import { Handler } from './handler';
+
+/**
+ * `join` {room, password?, since?}: enters the room (or resumes in it) and returns the
+ * members and history. The socket's feed stays pending while history is read, so pushes
+ * committed meanwhile follow the ack exactly once (see Connection).
+ */
+export const join: Handler<'join'> = async ({ chat, conn, data, afterReply }) => {
+  const user = conn.user.info;
+  let room = chat.room(data.room);
+  const present = room.members.has(user.id);
+  if (!present) {
+    if (room.banned(user.id, Date.now())) throw fail.forbidden('you were kicked from this room; try again later');
+    if (room.passwordHash !== null) {
+      const ok = data.password !== undefined && (await verifyPassword(data.password, room.passwordHash));
+      if (!ok) throw fail.forbidden(data.password === undefined ? 'this room needs a password' : 'wrong password');
+      room = chat.room(data.room); // it may have been deleted while the password was checked
+    }
+    if (!room.members.has(user.id) && room.members.size >= room.max) {
+      throw new ChatError('room_full', `room ${room.id} is full (${room.max} members)`);
+    }
+  }
+  chat.enterRoom(conn, room);
+
+  let history: Entry[];
+  let more = false;
+  try {
+    if (data.since === undefined) {
+      history = await chat.store.entriesBefore(room.id, undefined, chat.config.historyLimit);
+    } else {
+      const limit = chat.config.resumeLimit;
+      history = await chat.store.entriesAfter(room.id, data.since, limit + 1);
+      more = history.length > limit;
+      if (more) history = history.slice(0, limit);
+    }
+  } catch (err) {
+    chat.leaveRoom(conn, room, 'left');
+    throw err;
+  }
+  const floor = history.length > 0 ? history[history.length - 1].seq : (data.since ?? 0);
+  afterReply(() => conn.settleFeed(room.id, floor, more));
+  const members = [...room.members.values()].map((m) => m.user.info);
+  return more ? { room: room.info(), members, history, more } : { room: room.info(), members, history };
+};

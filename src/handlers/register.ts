@@ -1,0 +1,8 @@
+import { Handler } from './handler';
+
+/** `register` {name}: renames the user (unique among online users) and keeps it in their session. */
+export const register: Handler<'register'> = async ({ chat, identity, conn, data }) => {
+  const user = chat.rename(conn.user, data.name);
+  if (conn.sessionId) await identity.saveUser(conn.sessionId, user);
+  return user;
+};

@@ -1,0 +1,97 @@
+import path from 'node:path';
+import cookieParser from 'cookie-parser';
+import express, { NextFunction, Request, Response } from 'express';
+import session from 'express-session';
+import morgan from 'morgan';
+import nunjucks from 'nunjucks';
+import { Registry } from 'prom-client';
+import type { Chat } from './chat';
+import { Config } from './config';
+import { isUserInfo, newGuest } from './identity';
+import { Logger } from './logger';
+import { UserInfo } from './protocol';
+import { SESSION_COOKIE } from './session-identity';
+import { ChatSessionStore } from './session-store';
+
+declare module 'express-session' {
+  interface SessionData {
+    user: UserInfo;
+  }
+}
+
+/** What the HTTP side is built from. */
+export interface HttpDeps {
+  config: Config;
+  chat: Chat;
+  sessions: ChatSessionStore;
+  metrics: Registry;
+  logger: Logger;
+  /** Folder holding views/ and public/. */
+  root: string;
+}
+
+/** Guest sessions last this long without a visit. */
+const SESSION_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Builds the Express app: pages, health, metrics. Listening is the caller's job. */
+export function createHttpApp(deps: HttpDeps): express.Express {
+  const { config, chat, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  if (config.trustProxy) app.set('trust proxy', 1);
+
+  const views = nunjucks.configure(path.join(deps.root, 'views'), { autoescape: true, noCache: !config.production });
+  views.express(app);
+  app.set('view engine', 'njk');
+
+  if (config.accessLog) app.use(morgan(config.production ? 'combined' : 'dev', { stream: { write: (line) => logger.info(line.trimEnd()) } }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', connections: chat.connections.size, users: chat.users.size, rooms: chat.rooms.size, uptime: process.uptime() });
+  });
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use(express.static(path.join(deps.root, 'public'), { maxAge: config.production ? '1h' : 0 }));
+  app.use(cookieParser(config.cookieSecret));
+  app.use(
+    session({
+      name: SESSION_COOKIE,
+      secret: config.cookieSecret,
+      store: deps.sessions,
+      resave: false,
+      saveUninitialized: false,
+      rolling: false,
+      proxy: config.trustProxy,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: config.trustProxy ? 'auto' : false, maxAge: SESSION_MAX_AGE_MS },
+    }),
+  );
+  // Every page visitor gets a guest identity that their WebSocket will share.
+  app.use((req, _res, next) => {
+    if (!isUserInfo(req.session.user)) req.session.user = newGuest();
+    next();
+  });
+
+  app.get('/', (req, res) => {
+    res.render('index', { user: req.session.user, rooms: chat.listRooms() });
+  });
+
+  app.use((_req, res) => {
+    res.status(404).render('error', { status: 404, message: 'There is nothing at this address.' });
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    logger.error('request failed', err);
+    const status = typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : 500;
+    res.status(status).render('error', {
+      status,
+      message: status === 500 ? 'Something went wrong on our side.' : 'That request could not be served.',
+      detail: config.production ? undefined : String((err as Error)?.stack ?? err),
+    });
+  });
+  return app;
+}

@@ -1,0 +1,16 @@
+/** Where the server writes what operators need to see. */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string, err?: unknown): void;
+}
+
+/** Logs to stdout/stderr with a timestamp. */
+export const consoleLogger: Logger = {
+  info: (message) => console.log(`${new Date().toISOString()} info ${message}`),
+  warn: (message) => console.warn(`${new Date().toISOString()} warn ${message}`),
+  error: (message, err) => console.error(`${new Date().toISOString()} error ${message}`, err ?? ''),
+};
+
+/** Discards everything (tests that do not look at logs). */
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

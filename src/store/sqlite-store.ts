@@ -1,0 +1,195 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Entry, SystemKind } from '../protocol';
+import { RoomRecord, Store, StoredRoom, WriteOp } from './store';
+
+const schema = `
+CREATE TABLE IF NOT EXISTS rooms (
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  max INTEGER NOT NULL,
+  password_hash TEXT,
+  owner_id TEXT NOT NULL,
+  owner_name TEXT NOT NULL,
+  owner_color TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+  room_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  kind TEXT,
+  user_id TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  user_color TEXT NOT NULL,
+  text TEXT,
+  gif TEXT,
+  nonce TEXT,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (room_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_nonce ON entries (room_id, user_id, nonce) WHERE nonce IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sessions (
+  sid TEXT PRIMARY KEY,
+  json TEXT NOT NULL,
+  expires INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_expires ON sessions (expires);
+`;
+
+interface EntryRow {
+  room_id: string;
+  seq: number;
+  kind: string | null;
+  user_id: string;
+  user_name: string;
+  user_color: string;
+  text: string | null;
+  gif: string | null;
+  nonce: string | null;
+  ts: number;
+}
+
+interface RoomRow {
+  id: string;
+  title: string;
+  max: number;
+  password_hash: string | null;
+  owner_id: string;
+  owner_name: string;
+  owner_color: string;
+  created_at: number;
+  last_seq: number | null;
+  last_ts: number | null;
+}
+
+function toEntry(row: EntryRow): Entry {
+  const user = { id: row.user_id, name: row.user_name, color: row.user_color };
+  if (row.kind !== null) {
+    return { room: row.room_id, seq: row.seq, kind: row.kind as SystemKind, user, ts: row.ts };
+  }
+  const entry: Entry = { room: row.room_id, seq: row.seq, user, ts: row.ts };
+  if (row.text !== null) entry.text = row.text;
+  if (row.gif !== null) entry.gif = row.gif;
+  if (row.nonce !== null) entry.nonce = row.nonce;
+  return entry;
+}
+
+function toRoom(row: RoomRow): StoredRoom {
+  return {
+    id: row.id,
+    title: row.title,
+    max: row.max,
+    passwordHash: row.password_hash,
+    owner: { id: row.owner_id, name: row.owner_name, color: row.owner_color },
+    createdAt: row.created_at,
+    lastSeq: row.last_seq ?? 0,
+    lastActivity: row.last_ts ?? row.created_at,
+  };
+}
+
+/** Driver errors stay behind the seam: callers see a plain Error with a short reason. */
+function wrap<T>(what: string, fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(new Error(`store: ${what} failed: ${(err as Error).message}`));
+  }
+}
+
+/**
+ * Opens (creating when needed) the SQLite database at `file`, in WAL mode.
+ * synchronous=NORMAL: a committed transaction survives a crash of the process
+ * (kill -9); only a power loss can take the last ones back.
+ */
+export function openSqliteStore(file: string): Store {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = OFF');
+  db.pragma('busy_timeout = 5000');
+  db.exec(schema);
+
+  // Prepared once; the hot path only binds and steps.
+  const insertRoom = db.prepare(
+    'INSERT INTO rooms (id, title, max, password_hash, owner_id, owner_name, owner_color, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const updateOwner = db.prepare('UPDATE rooms SET owner_id = ?, owner_name = ?, owner_color = ? WHERE id = ?');
+  const deleteEntries = db.prepare('DELETE FROM entries WHERE room_id = ?');
+  const deleteRoom = db.prepare('DELETE FROM rooms WHERE id = ?');
+  const insertEntry = db.prepare(
+    'INSERT INTO entries (room_id, seq, kind, user_id, user_name, user_color, text, gif, nonce, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const selectRooms = db.prepare(`
+    SELECT r.*, (SELECT e.seq FROM entries e WHERE e.room_id = r.id ORDER BY e.seq DESC LIMIT 1) AS last_seq,
+           (SELECT e.ts FROM entries e WHERE e.room_id = r.id ORDER BY e.seq DESC LIMIT 1) AS last_ts
+    FROM rooms r ORDER BY r.created_at, r.id`);
+  const selectAfter = db.prepare('SELECT * FROM entries WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?');
+  const selectLatest = db.prepare('SELECT * FROM (SELECT * FROM entries WHERE room_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq');
+  const selectBefore = db.prepare(
+    'SELECT * FROM (SELECT * FROM entries WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq',
+  );
+  const selectNonce = db.prepare('SELECT * FROM entries WHERE room_id = ? AND user_id = ? AND nonce = ? LIMIT 1');
+  const selectSession = db.prepare('SELECT json FROM sessions WHERE sid = ? AND expires > ?');
+  const upsertSession = db.prepare(
+    'INSERT INTO sessions (sid, json, expires) VALUES (?, ?, ?) ON CONFLICT(sid) DO UPDATE SET json = excluded.json, expires = excluded.expires',
+  );
+  const touchSession = db.prepare('UPDATE sessions SET expires = ? WHERE sid = ?');
+  const deleteSession = db.prepare('DELETE FROM sessions WHERE sid = ?');
+  const pruneSessions = db.prepare('DELETE FROM sessions WHERE expires <= ?');
+
+  const apply = (op: WriteOp): void => {
+    switch (op.op) {
+      case 'append': {
+        const e = op.entry;
+        const kind = 'kind' in e ? e.kind : null;
+        const msg = e as { text?: string; gif?: string; nonce?: string };
+        insertEntry.run(e.room, e.seq, kind, e.user.id, e.user.name, e.user.color, msg.text ?? null, msg.gif ?? null, msg.nonce ?? null, e.ts);
+        return;
+      }
+      case 'createRoom': {
+        const r: RoomRecord = op.room;
+        insertRoom.run(r.id, r.title, r.max, r.passwordHash, r.owner.id, r.owner.name, r.owner.color, r.createdAt);
+        return;
+      }
+      case 'setOwner':
+        updateOwner.run(op.owner.id, op.owner.name, op.owner.color, op.room);
+        return;
+      case 'deleteRoom':
+        deleteEntries.run(op.room);
+        deleteRoom.run(op.room);
+        return;
+    }
+  };
+  const commitAll = db.transaction((ops: readonly WriteOp[]) => {
+    for (const op of ops) apply(op);
+  });
+
+  let closed = false;
+  return {
+    commit: (ops) => wrap('commit', () => commitAll(ops)),
+    loadRooms: () => wrap('loadRooms', () => (selectRooms.all() as RoomRow[]).map(toRoom)),
+    entriesAfter: (room, since, limit) => wrap('entriesAfter', () => (selectAfter.all(room, since, limit) as EntryRow[]).map(toEntry)),
+    entriesBefore: (room, before, limit) =>
+      wrap('entriesBefore', () =>
+        ((before === undefined ? selectLatest.all(room, limit) : selectBefore.all(room, before, limit)) as EntryRow[]).map(toEntry),
+      ),
+    findByNonce: (room, userId, nonce) =>
+      wrap('findByNonce', () => {
+        const row = selectNonce.get(room, userId, nonce) as EntryRow | undefined;
+        return row && toEntry(row);
+      }),
+    getSession: (sid, now) => wrap('getSession', () => (selectSession.get(sid, now) as { json: string } | undefined)?.json),
+    setSession: (sid, json, expires) => wrap('setSession', () => void upsertSession.run(sid, json, expires)),
+    touchSession: (sid, expires) => wrap('touchSession', () => void touchSession.run(expires, sid)),
+    destroySession: (sid) => wrap('destroySession', () => void deleteSession.run(sid)),
+    pruneSessions: (now) => wrap('pruneSessions', () => pruneSessions.run(now).changes),
+    close: () =>
+      wrap('close', () => {
+        if (closed) return;
+        closed = true;
+        db.close();
+      }),
+  };
+}

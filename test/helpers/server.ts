@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { App, AppParts, buildApp } from '../../src/app';
+import { Config, makeConfig } from '../../src/config';
+import { silentLogger } from '../../src/logger';
+
+/** A running test server on 127.0.0.1, port 0. */
+export interface TestServer {
+  app: App;
+  config: Config;
+  url: string;
+  wsUrl: string;
+  dataDir: string;
+  /** Closes the server (idempotent); keeps the data folder. */
+  stop(): Promise<void>;
+}
+
+const dirs: string[] = [];
+const running = new Set<TestServer>();
+
+/** A fresh data folder, removed after the test file. */
+export function tempDataDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gif-chat-test-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Builds and starts the real app on port 0 with quiet logs; stopped after each test. */
+export async function startServer(overrides: Partial<Config> = {}, parts: AppParts = {}): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? tempDataDir();
+  const config = makeConfig({ host: '127.0.0.1', port: 0, accessLog: false, ...overrides, dataDir });
+  const app = await buildApp(config, { logger: silentLogger, ...parts });
+  const port = await app.listen();
+  const server: TestServer = {
+    app,
+    config,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    dataDir,
+    stop: async () => {
+      running.delete(server);
+      await app.close();
+    },
+  };
+  running.add(server);
+  return server;
+}
+
+afterEach(async () => {
+  await Promise.all([...running].map((s) => s.stop()));
+});
+
+afterAll(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Visits the lobby page like a browser and returns its session cookie (`name=value`) and the page's user. */
+export async function browserSession(url: string): Promise<{ cookie: string; html: string }> {
+  const res = await fetch(`${url}/`);
+  const setCookie = res.headers.get('set-cookie');
+  if (!setCookie) throw new Error('the page set no session cookie');
+  return { cookie: setCookie.split(';')[0], html: await res.text() };
+}
