@@ -1,0 +1,31 @@
+import { encodeAck, encodeError, encodePush, isProblem, parseEnvelope, requestSchemas } from '../src/protocol';
+
+describe('protocol', () => {
+  test('parseEnvelope accepts the envelope and keeps data as it is', () => {
+    expect(parseEnvelope('{"event":"join","id":3,"data":{"room":"r"}}')).toEqual({ event: 'join', id: 3, data: { room: 'r' } });
+    expect(parseEnvelope('{"event":"chatrooms"}')).toEqual({ event: 'chatrooms', data: undefined });
+  });
+
+  test('parseEnvelope never throws', () => {
+    for (const raw of ['', '{', '[]', '1', 'true', '{"event":null}', '{"id":{}}', '\u0000']) {
+      const result = parseEnvelope(raw);
+      expect(isProblem(result)).toBe(true);
+    }
+  });
+
+  test('schemas apply defaults, trim where documented, and name the bad field', () => {
+    expect(requestSchemas.create({ title: ' t ' }, 'data')).toEqual({ title: 't', max: 10, password: undefined });
+    expect(() => requestSchemas.join({ room: 'r', since: -1 }, 'data')).toThrow('since');
+    expect(() => requestSchemas.message({ room: 'r', text: 'x', nonce: '' }, 'data')).toThrow('nonce');
+    const polluted = JSON.parse('{"__proto__":{"room":"evil"},"room":"r"}');
+    expect(requestSchemas.leave(polluted, 'data')).toEqual({ room: 'r' });
+    expect(({} as Record<string, unknown>).room).toBeUndefined();
+  });
+
+  test('encoders produce the documented frames', () => {
+    expect(JSON.parse(encodePush('typing', { room: 'r' }).toString())).toEqual({ event: 'typing', data: { room: 'r' } });
+    expect(JSON.parse(encodeAck(4, undefined))).toEqual({ event: 'ack', id: 4, data: {} });
+    expect(JSON.parse(encodeError('forbidden', 'no', 5))).toEqual({ event: 'error', id: 5, data: { code: 'forbidden', message: 'no' } });
+    expect(JSON.parse(encodeError('bad_json', 'no'))).toEqual({ event: 'error', data: { code: 'bad_json', message: 'no' } });
+  });
+});
