@@ -124,7 +124,7 @@ export function openSqliteStore(file: string): Store {
   const selectRooms = db.prepare(`
     SELECT r.*, (SELECT e.seq FROM entries e WHERE e.room_id = r.id ORDER BY e.seq DESC LIMIT 1) AS last_seq,
            (SELECT e.ts FROM entries e WHERE e.room_id = r.id ORDER BY e.seq DESC LIMIT 1) AS last_ts
-    FROM rooms r ORDER BY r.created_at, r.id`);
+    FROM rooms r ORDER BY r.created_at, r.rowid`);
   const selectAfter = db.prepare('SELECT * FROM entries WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?');
   const selectLatest = db.prepare('SELECT * FROM (SELECT * FROM entries WHERE room_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq');
   const selectBefore = db.prepare(
