@@ -16,6 +16,12 @@ export const errorCodes = [
   'internal',
 ] as const;
 
+/** Codes only the HTTP upload route answers with (as `{error: {code, message}}`). */
+export const uploadErrorCodes = ['too_large', 'not_gif', 'no_file'] as const;
+
+/** An upload refusal code. */
+export type UploadErrorCode = (typeof uploadErrorCodes)[number];
+
 /** One of the documented error codes. */
 export type ErrorCode = (typeof errorCodes)[number];
 

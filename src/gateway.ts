@@ -6,6 +6,7 @@ import { Config } from './config';
 import { Connection } from './connection';
 import type { Dispatcher } from './dispatcher';
 import { Logger } from './logger';
+import { originAllowed } from './origin';
 import { encodePush, Limits, MEMBERS_MAX, MEMBERS_MIN, NAME_MAX, PASSWORD_MAX, TEXT_MAX, TITLE_MAX, UserInfo } from './protocol';
 import type { SessionIdentity } from './session-identity';
 
@@ -24,26 +25,6 @@ function refuse(socket: Duplex, status: number, reason: string): void {
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
   socket.destroy();
-}
-
-/**
- * True when a browser page may open a socket: no Origin (not a browser), the
- * server's own origin (same host as the request), or one of ALLOWED_ORIGINS.
- */
-export function originAllowed(req: IncomingMessage, allowed: readonly string[], trustProxy: boolean): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-  const hosts = [req.headers.host];
-  if (trustProxy) hosts.push(String(req.headers['x-forwarded-host'] ?? '').split(',')[0].trim());
-  if (hosts.some((host) => host && host.toLowerCase() === url.host)) return true;
-  return allowed.includes(url.origin);
 }
 
 /**

@@ -96,14 +96,21 @@ export const PAGE_MAX = 100;
 const id = str({ min: 1, max: ID_MAX });
 const text = str({ min: 1, max: TEXT_MAX });
 
+/** Field rules shared by the `create` event and the new-room form, so both refuse the same input. */
+export const roomFields = {
+  title: str({ min: 1, max: TITLE_MAX, trim: true }),
+  max: int({ min: MEMBERS_MIN, max: MEMBERS_MAX }),
+  password: str({ max: PASSWORD_MAX }),
+};
+
 /** Request schemas, one per client event. `history.limit` defaults are applied by the handler. */
 export const requestSchemas = {
   register: obj({ name: str({ min: 1, max: NAME_MAX, trim: true }) }),
   chatrooms: obj({}),
   create: obj({
-    title: str({ min: 1, max: TITLE_MAX, trim: true }),
-    max: optional(int({ min: MEMBERS_MIN, max: MEMBERS_MAX }), DEFAULT_MAX_MEMBERS),
-    password: optional(str({ max: PASSWORD_MAX })),
+    title: roomFields.title,
+    max: optional(roomFields.max, DEFAULT_MAX_MEMBERS),
+    password: optional(roomFields.password),
   }),
   join: obj({
     room: id,

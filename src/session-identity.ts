@@ -5,6 +5,9 @@ import { UserInfo } from './protocol';
 import { sessionExpiry } from './session-store';
 import { Store } from './store/store';
 
+/** Locked rooms a session remembers having unlocked. */
+export const MAX_GRANTS = 50;
+
 /** Name of the session cookie shared by the pages and the WebSocket. */
 export const SESSION_COOKIE = 'gifchat.sid';
 
@@ -53,6 +56,21 @@ export class SessionIdentity {
     const user = newGuest();
     await this.write(sid, { ...data, user });
     return { user, sessionId: sid };
+  }
+
+  /** True when the session already gave this locked room's password (a reload needs no retyping). */
+  async hasGrant(sid: string, roomId: string): Promise<boolean> {
+    const data = await this.load(sid);
+    return Array.isArray(data?.rooms) && data.rooms.includes(roomId);
+  }
+
+  /** Remembers in the session that it gave this locked room's password. */
+  async grant(sid: string, roomId: string): Promise<void> {
+    const data = await this.load(sid);
+    if (!data) return;
+    const rooms = Array.isArray(data.rooms) ? (data.rooms as unknown[]).filter((r) => r !== roomId) : [];
+    // Bounded: the newest grants win.
+    await this.write(sid, { ...data, rooms: [...rooms.slice(-(MAX_GRANTS - 1)), roomId] });
   }
 
   /** Stores `user` in the session (after `register`), so a reload keeps the name. */

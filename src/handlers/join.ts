@@ -8,15 +8,20 @@ import { Handler } from './handler';
  * members and history. The socket's feed stays pending while history is read, so pushes
  * committed meanwhile follow the ack exactly once (see Connection).
  */
-export const join: Handler<'join'> = async ({ chat, conn, data, afterReply }) => {
+export const join: Handler<'join'> = async ({ chat, identity, conn, data, afterReply }) => {
   const user = conn.user.info;
   let room = chat.room(data.room);
   const present = room.members.has(user.id);
   if (!present) {
     if (room.banned(user.id, Date.now())) throw fail.forbidden('you were kicked from this room; try again later');
     if (room.passwordHash !== null) {
-      const ok = data.password !== undefined && (await verifyPassword(data.password, room.passwordHash));
+      const sid = conn.sessionId;
+      const ok =
+        data.password !== undefined
+          ? await verifyPassword(data.password, room.passwordHash)
+          : sid !== undefined && (await identity.hasGrant(sid, room.id));
       if (!ok) throw fail.forbidden(data.password === undefined ? 'this room needs a password' : 'wrong password');
+      if (data.password !== undefined && sid !== undefined) await identity.grant(sid, room.id);
       room = chat.room(data.room); // it may have been deleted while the password was checked
     }
     if (!room.members.has(user.id) && room.members.size >= room.max) {
