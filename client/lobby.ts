@@ -14,7 +14,7 @@ const nameMessage = document.getElementById('name-message') as HTMLElement;
 
 function renderRoom(room: RoomInfo): HTMLLIElement {
   const link = el('a', { className: 'title', attrs: { href: `/room/${encodeURIComponent(room.id)}` } }, [
-    room.locked ? el('span', { className: 'lock', text: '🔒', attrs: { title: 'Needs a password', 'aria-label': 'Needs a password' } }) : null,
+    room.locked ? el('span', { className: 'lock', text: 'password', attrs: { title: 'Needs a password' } }) : null,
     document.createTextNode(room.locked ? ` ${room.title}` : room.title),
   ]);
   const owner = el('span', { text: room.owner.name });

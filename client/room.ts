@@ -85,6 +85,7 @@ function startRoom(): void {
     const firstPending = outbox[0]?.node;
     log.insertBefore(renderEntry(e), firstPending ?? null);
     if (e.kind) applySystem(e);
+    else if (typers.delete(e.user.id)) renderTyping(); // they sent it: no longer typing
     if (stick) scrollToEnd();
   }
 

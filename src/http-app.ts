@@ -69,6 +69,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         },
       },
       strictTransportSecurity: config.trustProxy,
+      // no-referrer would make browsers send `Origin: null` on form posts, defeating the origin check.
+      referrerPolicy: { policy: 'same-origin' },
     }),
   );
 
