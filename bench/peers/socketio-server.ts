@@ -1,0 +1,64 @@
+/**
+ * The comparison peer: a Socket.IO 4 server doing the same chat work as gif-chat
+ * (rooms, join with history, messages stored through the same SQLite store and
+ * write batcher before they are emitted with io.to(room).emit and acked), on the
+ * websocket transport only. Not part of the product; used by the benchmark harness.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { silentLogger } from '../../src/logger';
+import { openSqliteStore } from '../../src/store/sqlite-store';
+import { WriteBatcher } from '../../src/write-batcher';
+import { MessageEntry } from '../../src/protocol';
+
+const dataDir = process.env.DATA_DIR ?? './data-socketio';
+const store = openSqliteStore(path.join(dataDir, 'socketio.db'));
+const batcher = new WriteBatcher(store, silentLogger);
+const seqs = new Map<string, number>();
+
+const server = http.createServer();
+const io = new Server(server, { transports: ['websocket'], serveClient: false, maxHttpBufferSize: 64 * 1024 });
+type Ack = (reply: unknown) => void;
+
+io.on('connection', (socket) => {
+  const user = { id: socket.id, name: `guest-${socket.id.slice(0, 6)}`, color: '#2980b9' };
+  socket.on('create', async (data: { title: string; max?: number }, ack: Ack) => {
+    const id = `r_${Math.random().toString(36).slice(2, 12)}`;
+    await batcher.write({ op: 'createRoom', room: { id, title: String(data?.title), max: Number(data?.max ?? 10), passwordHash: null, owner: user, createdAt: Date.now() } });
+    seqs.set(id, 0);
+    ack?.({ id });
+  });
+  socket.on('join', async (data: { room: string; since?: number }, ack: Ack) => {
+    if (!seqs.has(data?.room)) return ack?.({ error: 'not_found' });
+    await socket.join(data.room);
+    const history = data.since === undefined ? await store.entriesBefore(data.room, undefined, 50) : await store.entriesAfter(data.room, data.since, 1000);
+    ack?.({ history });
+  });
+  socket.on('message', (data: { room: string; text: string }, ack: Ack) => {
+    const room = data?.room;
+    if (typeof data?.text !== 'string' || !seqs.has(room) || !socket.rooms.has(room)) return ack?.({ error: 'not_joined' });
+    const seq = seqs.get(room)! + 1;
+    seqs.set(room, seq);
+    const entry: MessageEntry = { room, seq, user, text: data.text, ts: Date.now() };
+    batcher.write({ op: 'append', entry }, () => io.to(room).emit('message', entry)).then(
+      () => ack?.(entry),
+      () => ack?.({ error: 'internal' }),
+    );
+  });
+  socket.on('history', async (data: { room: string; limit?: number }, ack: Ack) => {
+    if (!socket.rooms.has(data?.room)) return ack?.({ error: 'not_joined' });
+    ack?.(await store.entriesBefore(data.room, undefined, Math.min(100, data.limit ?? 50)));
+  });
+});
+
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  console.log(`socket.io peer listening on http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+});
+const stop = () => {
+  io.close();
+  void batcher.drain().then(() => store.close()).then(() => process.exit(0));
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

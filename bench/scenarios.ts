@@ -1,0 +1,281 @@
+import { ServerKind } from './clients';
+import { LoadWorker, RunningServer, sleep, split, startServer, withWorkers } from './harness';
+import { Histogram } from './histogram';
+
+/** How big a run is: `full` is the report, `quick` a shorter check, `smoke` a few clients for a second (the jest test). */
+export type Mode = 'full' | 'quick' | 'smoke';
+
+/** One measured value of a scenario run; `null` when the server cannot do it (bare ws has no history). */
+export type Metrics = Record<string, number | null>;
+
+/** A benchmark scenario: what it measures, and how to run it once against one server kind. */
+export interface Scenario {
+  name: string;
+  /** What it does, for the report. */
+  about: string;
+  /** Metric keys, their units, and which way is better. */
+  metrics: { key: string; label: string; better: 'higher' | 'lower' }[];
+  run(kind: ServerKind, mode: Mode): Promise<Metrics>;
+}
+
+/** Limits the harness raises for load that sends faster than a person: the documented exception. */
+const FAST_SENDER = { RATE_PER_SEC: '1000000', RATE_BURST: '1000000' };
+
+const pick = <T>(mode: Mode, full: T, quick: T, smoke: T) => (mode === 'full' ? full : mode === 'quick' ? quick : smoke);
+
+/** Starts the server, always stops it. */
+async function withServer<T>(kind: ServerKind, env: Record<string, string>, fn: (s: RunningServer) => Promise<T>): Promise<T> {
+  const server = await startServer(kind, env);
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Connects `total` clients across workers, joining `rooms` round-robin. */
+async function connectAll(workers: LoadWorker[], kind: ServerKind, url: string, total: number, rooms: string[], join = true) {
+  const counts = split(total, workers.length);
+  let offset = 0;
+  const results = await Promise.all(
+    workers.map((w, i) => {
+      // Keep the round-robin global so each room gets its share whatever the worker.
+      const mine = Array.from({ length: counts[i] }, (_, k) => rooms[(offset + k) % rooms.length]);
+      offset += counts[i];
+      return counts[i] ? w.call('connect', { kind, url, count: counts[i], rooms: mine, join, concurrency: 100 }) : Promise.resolve({ ms: 0, connected: 0 });
+    }),
+  );
+  return { ms: Math.max(...results.map((r) => r.ms)) };
+}
+
+/** Creates rooms through a setup client in `worker`. */
+function createRooms(worker: LoadWorker, kind: ServerKind, url: string, count: number, max: number): Promise<string[]> {
+  return worker.call('create', { kind, url, count, max }).then((r) => r.rooms);
+}
+
+async function waitForReceipts(workers: LoadWorker[], expected: number, timeoutMs: number) {
+  const stopAt = Date.now() + timeoutMs;
+  for (;;) {
+    const counters = await Promise.all(workers.map((w) => w.call('counters', {})));
+    const received = counters.reduce((a, c) => a + c.received, 0);
+    if (received >= expected || Date.now() > stopAt) {
+      const latency = new Histogram();
+      for (const c of counters) latency.merge(c.latency);
+      return { received, lastReceipt: Math.max(...counters.map((c) => c.lastReceipt)), latency };
+    }
+    await sleep(20);
+  }
+}
+
+const fanout: Scenario = {
+  name: 'fan-out',
+  about: 'one room of 1000 members; one sender sends 300 messages keeping 10 unacked',
+  metrics: [
+    { key: 'deliveriesPerSec', label: 'deliveries/s', better: 'higher' },
+    { key: 'cpuUsPerDelivery', label: 'server CPU µs/delivery', better: 'lower' },
+  ],
+  async run(kind, mode) {
+    const members = pick(mode, 1000, 1000, 20);
+    const messages = pick(mode, 300, 300, 20);
+    return withServer(kind, FAST_SENDER, (server) =>
+      withWorkers(3, async ([sender, ...receivers]) => {
+        const [room] = await createRooms(sender, kind, server.url, 1, 10_000);
+        await connectAll(receivers, kind, server.url, members - 1, [room]);
+        await sender.call('connect', { kind, url: server.url, count: 1, rooms: [room], join: true, concurrency: 1 });
+        const all = [sender, ...receivers];
+        await Promise.all(all.map((w) => w.call('reset', {})));
+        const cpu0 = server.cpuMs();
+        const burst = await sender.call('burst', { index: 0, count: messages, window: 10, size: 32 });
+        const done = await waitForReceipts(all, messages * members, 60_000);
+        const cpu = server.cpuMs() - cpu0;
+        const seconds = (done.lastReceipt - burst.start) / 1000;
+        return { deliveriesPerSec: done.received / seconds, cpuUsPerDelivery: (cpu * 1000) / done.received, delivered: done.received };
+      }),
+    );
+  },
+};
+
+const chatty: Scenario = {
+  name: 'chatty rooms',
+  about: '5000 clients in 500 rooms of 10, each sending one message a second (30 s; quick 10 s)',
+  metrics: [
+    { key: 'p50', label: 'latency p50 ms', better: 'lower' },
+    { key: 'p99', label: 'latency p99 ms', better: 'lower' },
+    { key: 'max', label: 'latency max ms', better: 'lower' },
+    { key: 'cpuPercent', label: 'server CPU %', better: 'lower' },
+  ],
+  async run(kind, mode) {
+    const clients = pick(mode, 5000, 5000, 20);
+    const durationMs = pick(mode, 30_000, 10_000, 1000);
+    return withServer(kind, {}, (server) =>
+      withWorkers(2, async (workers) => {
+        const rooms = await createRooms(workers[0], kind, server.url, clients / 10, 10);
+        await connectAll(workers, kind, server.url, clients, rooms);
+        await Promise.all(workers.map((w) => w.call('reset', {}).then(() => w.call('track', { latency: true, seqs: false }))));
+        const cpu0 = server.cpuMs();
+        const t0 = Date.now();
+        const sent = await Promise.all(workers.map((w) => w.call('paced', { rate: 1, durationMs })));
+        const cpu = server.cpuMs() - cpu0;
+        const wall = Date.now() - t0;
+        const acked = sent.reduce((a, s) => a + s.acked, 0);
+        const done = await waitForReceipts(workers, acked * 10, 5000);
+        return { p50: done.latency.percentile(50), p99: done.latency.percentile(99), max: done.latency.max, cpuPercent: (cpu / wall) * 100, acked };
+      }),
+    );
+  },
+};
+
+const idle: Scenario = {
+  name: 'idle connections',
+  about: '15000 connected, joined, silent clients (150 rooms of 100)',
+  metrics: [
+    { key: 'rssKiBPerConnection', label: 'server RSS KiB/connection', better: 'lower' },
+    { key: 'connectsPerSec', label: 'connects/s', better: 'higher' },
+    { key: 'idleCpuMsPerSec', label: 'idle CPU ms/s (heartbeat)', better: 'lower' },
+  ],
+  async run(kind, mode) {
+    const clients = pick(mode, 15_000, 15_000, 30);
+    const idleMs = pick(mode, 31_000, 5000, 500);
+    return withServer(kind, {}, (server) =>
+      withWorkers(3, async (workers) => {
+        const rooms = await createRooms(workers[0], kind, server.url, Math.max(1, clients / 100), 1000);
+        await sleep(300);
+        const rss0 = server.rss();
+        const connected = await connectAll(workers, kind, server.url, clients, rooms);
+        await sleep(1000);
+        const rss1 = server.rss();
+        const cpu0 = server.cpuMs();
+        await sleep(idleMs);
+        const cpu = server.cpuMs() - cpu0;
+        return { rssKiBPerConnection: (rss1 - rss0) / 1024 / clients, connectsPerSec: clients / (connected.ms / 1000), idleCpuMsPerSec: cpu / (idleMs / 1000) };
+      }),
+    );
+  },
+};
+
+const reconnect: Scenario = {
+  name: 'reconnect storm',
+  about: '2000 clients in 20 rooms drop at once while each room gets 10 messages/s, then reconnect and resume with since',
+  metrics: [
+    { key: 'catchUpMs', label: 'all caught up ms', better: 'lower' },
+    { key: 'missed', label: 'missed entries', better: 'lower' },
+    { key: 'doubled', label: 'doubled entries', better: 'lower' },
+  ],
+  async run(kind, mode) {
+    const clients = pick(mode, 2000, 2000, 40);
+    const roomCount = pick(mode, 20, 20, 4);
+    return withServer(kind, {}, (server) =>
+      withWorkers(3, async ([senders, ...members]) => {
+        const rooms = await createRooms(senders, kind, server.url, roomCount, 1000);
+        await senders.call('connect', { kind, url: server.url, count: roomCount, rooms, join: true, concurrency: 20 });
+        await connectAll(members, kind, server.url, clients, rooms);
+        await Promise.all(members.map((w) => w.call('track', { latency: false, seqs: true })));
+        const flood = senders.call('flood', { senders: roomCount, window: 1, durationMs: pick(mode, 6000, 4000, 1500), gapMs: 100, skip: 0 });
+        await sleep(pick(mode, 1500, 1000, 400));
+        const drops = await Promise.all(members.map((w) => w.call('dropAll', {})));
+        const resumed = await Promise.all(members.map((w) => w.call('resume', { concurrency: 200 })));
+        const flooded = await flood;
+        await sleep(1000);
+        const catchUpMs = Math.max(...resumed.map((r) => r.caughtUpAt)) - Math.min(...drops.map((d) => d.at));
+        if (kind === 'bare-ws') return { catchUpMs, missed: null, doubled: null };
+        const checks = await Promise.all(members.map((w) => w.call('verify', { acked: flooded.acked })));
+        return { catchUpMs, missed: checks.reduce((a, c) => a + c.missed, 0), doubled: checks.reduce((a, c) => a + c.doubled, 0) };
+      }),
+    );
+  },
+};
+
+const durable: Scenario = {
+  name: 'durable throughput',
+  about: '50 senders in their own rooms keeping 16 messages unacked; an ack means the SQLite write committed (bare ws stores nothing)',
+  metrics: [{ key: 'ackedPerSec', label: 'messages acked/s', better: 'higher' }],
+  async run(kind, mode) {
+    const senders = pick(mode, 50, 50, 2);
+    const durationMs = pick(mode, 10_000, 5000, 800);
+    return withServer(kind, FAST_SENDER, (server) =>
+      withWorkers(2, async (workers) => {
+        const rooms = await createRooms(workers[0], kind, server.url, senders, 10);
+        const counts = split(senders, 2);
+        await workers[1].call('connect', { kind, url: server.url, count: counts[1], rooms: rooms.slice(counts[0]), join: true, concurrency: 50 });
+        await workers[0].call('connect', { kind, url: server.url, count: counts[0], rooms: rooms.slice(0, counts[0]), join: true, concurrency: 50 });
+        const results = await Promise.all([
+          workers[0].call('flood', { senders: counts[0], window: 16, durationMs, gapMs: 0, skip: 0 }),
+          workers[1].call('flood', { senders: counts[1], window: 16, durationMs, gapMs: 0, skip: 0 }),
+        ]);
+        const acked = results.reduce((a, r) => a + Object.values(r.acked).reduce((b, s) => b + s.length, 0), 0);
+        return { ackedPerSec: acked / (Math.max(...results.map((r) => r.ms)) / 1000) };
+      }),
+    );
+  },
+};
+
+const requestAck: Scenario = {
+  name: 'request/ack',
+  about: '500 clients each sending `history` requests (20 entries) back to back',
+  metrics: [
+    { key: 'acksPerSec', label: 'acks/s', better: 'higher' },
+    { key: 'p99', label: 'p99 ms', better: 'lower' },
+  ],
+  async run(kind, mode) {
+    const clients = pick(mode, 500, 500, 10);
+    const durationMs = pick(mode, 10_000, 5000, 800);
+    return withServer(kind, FAST_SENDER, (server) =>
+      withWorkers(2, async (workers) => {
+        const rooms = await createRooms(workers[0], kind, server.url, Math.max(1, clients / 10), 100);
+        await connectAll(workers, kind, server.url, clients, rooms);
+        await Promise.all(workers.map((w) => w.call('flood', { senders: 1_000_000, window: 1, durationMs: 300, gapMs: 20, skip: 0 })));
+        const results = await Promise.all(workers.map((w) => w.call('requests', { durationMs })));
+        const latency = new Histogram();
+        for (const r of results) latency.merge(r.latency);
+        return { acksPerSec: results.reduce((a, r) => a + r.count, 0) / (durationMs / 1000), p99: latency.percentile(99) };
+      }),
+    );
+  },
+};
+
+const hostile: Scenario = {
+  name: 'hostile members',
+  about: 'the fan-out room (3 KB messages, 1500 of them) calm, then with 5% of members not reading',
+  metrics: [
+    { key: 'calmP99', label: 'calm p99 ms', better: 'lower' },
+    { key: 'hostileP99', label: 'healthy p99 with 5% stalled ms', better: 'lower' },
+    { key: 'p99Ratio', label: 'p99 hostile / calm', better: 'lower' },
+    { key: 'rssPeakMiB', label: 'server RSS peak MiB', better: 'lower' },
+    { key: 'rssEndMiB', label: 'server RSS after MiB', better: 'lower' },
+  ],
+  async run(kind, mode) {
+    const members = pick(mode, 1000, 1000, 20);
+    const messages = pick(mode, 1500, 800, 20);
+    const size = 3000;
+    const round = async (server: RunningServer, sender: LoadWorker, receivers: LoadWorker[], stalled: number) => {
+      await Promise.all(receivers.map((w) => w.call('reset', {}).then(() => w.call('track', { latency: true, seqs: false }))));
+      if (stalled) await Promise.all(receivers.map((w, i) => w.call('pause', { count: split(stalled, receivers.length)[i] })));
+      let peak = server.rss();
+      const sampler = setInterval(() => (peak = Math.max(peak, server.rss())), 100);
+      await sender.call('burst', { index: 0, count: messages, window: 10, size });
+      const done = await waitForReceipts(receivers, (members - 1 - stalled) * messages, 30_000);
+      clearInterval(sampler);
+      return { p99: done.latency.percentile(99), peak };
+    };
+    return withServer(kind, FAST_SENDER, (server) =>
+      withWorkers(3, async ([sender, ...receivers]) => {
+        const [room] = await createRooms(sender, kind, server.url, 1, 10_000);
+        await connectAll(receivers, kind, server.url, members - 1, [room]);
+        await sender.call('connect', { kind, url: server.url, count: 1, rooms: [room], join: true, concurrency: 1 });
+        const calm = await round(server, sender, receivers, 0);
+        const bad = await round(server, sender, receivers, Math.round(members * 0.05));
+        await sleep(2000);
+        return {
+          calmP99: calm.p99,
+          hostileP99: bad.p99,
+          p99Ratio: bad.p99 / calm.p99,
+          rssPeakMiB: Math.max(calm.peak, bad.peak) / 1024 / 1024,
+          rssEndMiB: server.rss() / 1024 / 1024,
+        };
+      }),
+    );
+  },
+};
+
+/** Every scenario, in report order. */
+export const scenarios: Scenario[] = [fanout, chatty, idle, reconnect, durable, requestAck, hostile];
