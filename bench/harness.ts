@@ -31,7 +31,9 @@ const entry: Record<ServerKind, string> = {
  */
 export async function startServer(kind: ServerKind, env: Record<string, string> = {}): Promise<RunningServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${kind.replace(/\W/g, '')}-`));
-  const child = spawn(process.execPath, [entry[kind]], {
+  // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server process there.
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, entry[kind]], {
     env: {
       PATH: process.env.PATH ?? '',
       HOST: '127.0.0.1',
@@ -39,8 +41,6 @@ export async function startServer(kind: ServerKind, env: Record<string, string> 
       DATA_DIR: dataDir,
       COOKIE_SECRET: 'bench',
       ACCESS_LOG: 'false',
-      // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server process there.
-      ...(process.env.BENCH_PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

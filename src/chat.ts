@@ -1,9 +1,11 @@
+import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { Bus, BusMessage } from './bus/bus';
 import { Config } from './config';
 import { Connection, TrafficStats } from './connection';
 import { ChatError, fail } from './errors';
 import { newId } from './identity';
+import { Flusher } from './flusher';
 import { Logger } from './logger';
 import { hashPassword } from './password';
 import { encodePush, Entry, MessageEntry, RoomInfo, SystemEntry, SystemKind, UserInfo } from './protocol';
@@ -38,6 +40,7 @@ export class Chat {
   readonly connections = new Set<Connection>();
   readonly stats: TrafficStats = { framesIn: 0, framesOut: 0, slowConsumers: 0 };
   readonly batcher: WriteBatcher;
+  private readonly flusher = new Flusher();
   readonly config: Config;
   readonly store: Store;
   private readonly bus: Bus;
@@ -69,13 +72,14 @@ export class Chat {
   // ---- connections -------------------------------------------------------
 
   /** Registers a new socket for `info`'s user. */
-  connect(ws: WebSocket, info: UserInfo, sessionId: string | undefined): Connection {
+  connect(ws: WebSocket, socket: Duplex, info: UserInfo, sessionId: string | undefined): Connection {
     const { user, arrived } = this.users.enter(info);
-    const conn = new Connection(ws, user, sessionId, {
+    const conn = new Connection(ws, socket, user, sessionId, {
       outboxLimit: this.config.outboxLimit,
       ratePerSec: this.config.ratePerSec,
       rateBurst: this.config.rateBurst,
       stats: this.stats,
+      flusher: this.flusher,
     });
     user.sockets.add(conn);
     this.connections.add(conn);

@@ -1,12 +1,11 @@
+import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { BusMessage } from './bus/bus';
+import { Flushable, Flusher } from './flusher';
 import { ErrorCode } from './errors';
 import { encodeAck, encodeError } from './protocol';
 import { TokenBucket } from './token-bucket';
 import type { OnlineUser } from './user-directory';
-
-/** Frames are JSON text; a Buffer would go out as binary without this. */
-const TEXT = { binary: false } as const;
 
 /** Counters shared by every connection, read by /metrics. */
 export interface TrafficStats {
@@ -21,6 +20,7 @@ export interface ConnectionOptions {
   ratePerSec: number;
   rateBurst: number;
   stats: TrafficStats;
+  flusher: Flusher;
 }
 
 /**
@@ -38,10 +38,11 @@ interface RoomFeed {
 }
 
 /**
- * One WebSocket and what the server tracks for it. Sends only while the socket
- * is OPEN and cuts off a socket whose unsent bytes pass the outbox limit.
+ * One WebSocket and what the server tracks for it. Sends only while the socket is
+ * OPEN; what is sent during one event-loop turn leaves in one write at the end of it
+ * (see Flusher); a socket whose unsent bytes pass the outbox limit is cut off.
  */
-export class Connection {
+export class Connection implements Flushable {
   /** Set by each inbound frame or pong; cleared by each heartbeat round. */
   alive = true;
   /** Frames refused by the rate limit since the last accepted one. */
@@ -53,9 +54,15 @@ export class Connection {
   busy = false;
   /** Frames that arrived while busy, in arrival order (bounded by the rate limit). */
   readonly backlog: { data: Buffer; isBinary: boolean }[] = [];
+  /** Frames sent this turn, written together by flush(). */
+  private outbox: Buffer[] = [];
+  private outboxBytes = 0;
+  private flushQueued = false;
 
   constructor(
     readonly ws: WebSocket,
+    /** The raw socket under `ws`: frames are written here already framed. */
+    private readonly socket: Duplex,
     readonly user: OnlineUser,
     readonly sessionId: string | undefined,
     private readonly options: ConnectionOptions,
@@ -63,17 +70,40 @@ export class Connection {
     this.bucket = new TokenBucket(options.ratePerSec, options.rateBurst, Date.now());
   }
 
-  /** Sends one encoded frame if the socket is open; cuts the socket off when it falls too far behind. */
-  send(frame: Buffer | string): void {
-    const ws = this.ws;
-    if (ws.readyState !== WebSocket.OPEN) return;
-    ws.send(frame, TEXT);
+  /** Queues one complete frame (from encodePush/encodeAck/encodeError) if the socket is open. */
+  send(frame: Buffer): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
     this.options.stats.framesOut++;
-    if (ws.bufferedAmount > this.options.outboxLimit) {
-      // A reader this slow would hold an unbounded queue; it recovers with join + since.
-      this.options.stats.slowConsumers++;
-      ws.terminate();
+    this.outbox.push(frame);
+    this.outboxBytes += frame.length;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      this.options.flusher.add(this);
     }
+  }
+
+  /**
+   * Writes what this turn queued in one write. What the kernel did not take stays in
+   * the socket's buffer (bufferedAmount); past OUTBOX_LIMIT the reader is too slow.
+   */
+  flush(): void {
+    this.flushQueued = false;
+    const frames = this.outbox;
+    if (frames.length === 0) return;
+    const bytes = this.outboxBytes;
+    this.outbox = [];
+    this.outboxBytes = 0;
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames, bytes));
+    if (this.ws.bufferedAmount > this.options.outboxLimit) this.cutOff();
+  }
+
+  /** A reader this slow would hold an unbounded queue: terminate; it recovers with join + since. */
+  private cutOff(): void {
+    this.options.stats.slowConsumers++;
+    this.outbox = [];
+    this.outboxBytes = 0;
+    this.ws.terminate();
   }
 
   /** Answers a request: an ack when it carried an id, nothing otherwise. */
@@ -86,8 +116,9 @@ export class Connection {
     this.send(encodeError(code, message, id));
   }
 
-  /** Closes the socket with a close code and a short reason. */
+  /** Closes the socket with a close code and a short reason, after what is queued. */
   close(code: number, reason: string): void {
+    this.flush();
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
   }
 
@@ -130,10 +161,7 @@ export class Connection {
     } else if (feed.mode === 'pending') {
       feed.buffer.push(message);
       feed.bufferedBytes += message.frame.length;
-      if (feed.bufferedBytes > this.options.outboxLimit) {
-        this.options.stats.slowConsumers++;
-        this.ws.terminate();
-      }
+      if (feed.bufferedBytes > this.options.outboxLimit) this.cutOff();
     }
   }
 

@@ -74,7 +74,7 @@ export class Gateway {
         if (socket.destroyed) return;
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           socket.off('error', onError);
-          this.accept(ws, user, sessionId);
+          this.accept(ws, socket, user, sessionId);
         });
       },
       (err) => {
@@ -84,9 +84,9 @@ export class Gateway {
     );
   }
 
-  private accept(ws: WebSocket, user: UserInfo, sessionId: string | undefined): void {
+  private accept(ws: WebSocket, socket: Duplex, user: UserInfo, sessionId: string | undefined): void {
     const { chat, dispatcher, logger } = this.deps;
-    const conn: Connection = chat.connect(ws, user, sessionId);
+    const conn: Connection = chat.connect(ws, socket, user, sessionId);
     ws.on('error', (err) => logger.warn(`socket error (${conn.user.info.id}): ${err.message}`));
     ws.on('message', (data, isBinary) => dispatcher.onFrame(conn, data, isBinary));
     ws.on('pong', () => {

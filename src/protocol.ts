@@ -4,6 +4,7 @@
  * people; keep the two in step.
  */
 import { ErrorCode } from './errors';
+import { textFrame } from './frame';
 import { Infer, int, obj, optional, str } from './schema';
 
 /** A user as every other client sees them. */
@@ -190,17 +191,17 @@ export function isProblem(result: Envelope | EnvelopeProblem): result is Envelop
   return (result as EnvelopeProblem).code !== undefined;
 }
 
-/** Encodes a server push. Encode once, send the result to every recipient. */
+/** Encodes a server push as a complete WebSocket frame. Encode once, write the same bytes to every recipient. */
 export function encodePush(event: string, data: unknown): Buffer {
-  return Buffer.from(JSON.stringify({ event, data }));
+  return textFrame(JSON.stringify({ event, data }));
 }
 
-/** Encodes the reply to a request that carried `id`. */
-export function encodeAck(id: number, data: unknown): string {
-  return JSON.stringify({ event: 'ack', id, data: data === undefined ? {} : data });
+/** Encodes the reply to a request that carried `id`, as a WebSocket frame. */
+export function encodeAck(id: number, data: unknown): Buffer {
+  return textFrame(JSON.stringify({ event: 'ack', id, data: data === undefined ? {} : data }));
 }
 
-/** Encodes an error reply; `id` is omitted when the request had none. */
-export function encodeError(code: ErrorCode, message: string, id?: number): string {
-  return JSON.stringify(id === undefined ? { event: 'error', data: { code, message } } : { event: 'error', id, data: { code, message } });
+/** Encodes an error reply as a WebSocket frame; `id` is omitted when the request had none. */
+export function encodeError(code: ErrorCode, message: string, id?: number): Buffer {
+  return textFrame(JSON.stringify(id === undefined ? { event: 'error', data: { code, message } } : { event: 'error', id, data: { code, message } }));
 }

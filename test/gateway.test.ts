@@ -1,3 +1,4 @@
+import { encodePush } from '../src/protocol';
 import WebSocket from 'ws';
 import { TestClient, sleep } from './helpers/client';
 import { startServer } from './helpers/server';
@@ -121,7 +122,7 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
     const [connB] = [...s.app.chat.connections].filter((c) => c.user.info.id === b.user.id);
     const sent = s.app.chat.stats.framesOut;
     connB.ws.close(); // closing, not yet closed
-    connB.send(Buffer.from('{"event":"x"}'));
+    connB.send(encodePush('x', {}));
     expect(s.app.chat.stats.framesOut).toBe(sent);
   });
 });

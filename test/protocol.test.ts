@@ -1,3 +1,4 @@
+import { framePayload } from '../src/frame';
 import { encodeAck, encodeError, encodePush, isProblem, parseEnvelope, requestSchemas } from '../src/protocol';
 
 describe('protocol', () => {
@@ -23,9 +24,9 @@ describe('protocol', () => {
   });
 
   test('encoders produce the documented frames', () => {
-    expect(JSON.parse(encodePush('typing', { room: 'r' }).toString())).toEqual({ event: 'typing', data: { room: 'r' } });
-    expect(JSON.parse(encodeAck(4, undefined))).toEqual({ event: 'ack', id: 4, data: {} });
-    expect(JSON.parse(encodeError('forbidden', 'no', 5))).toEqual({ event: 'error', id: 5, data: { code: 'forbidden', message: 'no' } });
-    expect(JSON.parse(encodeError('bad_json', 'no'))).toEqual({ event: 'error', data: { code: 'bad_json', message: 'no' } });
+    expect(JSON.parse(framePayload(encodePush('typing', { room: 'r' })))).toEqual({ event: 'typing', data: { room: 'r' } });
+    expect(JSON.parse(framePayload(encodeAck(4, undefined)))).toEqual({ event: 'ack', id: 4, data: {} });
+    expect(JSON.parse(framePayload(encodeError('forbidden', 'no', 5)))).toEqual({ event: 'error', id: 5, data: { code: 'forbidden', message: 'no' } });
+    expect(JSON.parse(framePayload(encodeError('bad_json', 'no')))).toEqual({ event: 'error', data: { code: 'bad_json', message: 'no' } });
   });
 });
