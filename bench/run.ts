@@ -10,7 +10,9 @@ import path from 'node:path';
 import { ServerKind } from './clients';
 import { Metrics, Mode, Scenario, scenarios } from './scenarios';
 
-const kinds: ServerKind[] = ['gif-chat', 'socket.io', 'bare-ws'];
+const allKinds: ServerKind[] = ['gif-chat', 'socket.io', 'bare-ws'];
+/** BENCH_KINDS=gif-chat,bare-ws runs only those servers (for profiling one). */
+const kinds: ServerKind[] = process.env.BENCH_KINDS ? allKinds.filter((k) => process.env.BENCH_KINDS!.split(',').includes(k)) : allKinds;
 const root = path.resolve(__dirname, '../..');
 
 interface Args {

@@ -10,6 +10,7 @@ import { Logger } from './logger';
 import { hashPassword } from './password';
 import { encodePush, Entry, MessageEntry, RoomInfo, SystemEntry, SystemKind, UserInfo } from './protocol';
 import { Room } from './room';
+import { RoomUpdates } from './room-updates';
 import { Store } from './store/store';
 import { OnlineUser, UserDirectory } from './user-directory';
 import { WriteBatcher } from './write-batcher';
@@ -41,6 +42,7 @@ export class Chat {
   readonly stats: TrafficStats = { framesIn: 0, framesOut: 0, slowConsumers: 0 };
   readonly batcher: WriteBatcher;
   private readonly flusher = new Flusher();
+  private readonly roomUpdates: RoomUpdates;
   readonly config: Config;
   readonly store: Store;
   private readonly bus: Bus;
@@ -57,6 +59,11 @@ export class Chat {
     this.bus = deps.bus;
     this.logger = deps.logger;
     this.batcher = new WriteBatcher(deps.store, deps.logger);
+    this.roomUpdates = new RoomUpdates(
+      ROOM_UPDATE_INTERVAL_MS,
+      (id) => this.rooms.get(id)?.info(),
+      (frames) => this.bus.publish(LOBBY, { frame: frames }),
+    );
     this.stopLobby = this.bus.subscribe(LOBBY, (message) => {
       for (const conn of this.connections) conn.send(message.frame);
     });
@@ -310,23 +317,9 @@ export class Chat {
     this.bus.publish(LOBBY, { frame: encodePush(event, data) });
   }
 
-  /** Sends `roomUpdated` now, or once the room's interval has passed (coalesced). */
+  /** Announces the room's new state (members, owner) to lobbies, coalesced (see RoomUpdates). */
   touchRoom(room: Room): void {
-    if (room.updateTimer || !this.rooms.has(room.id)) return;
-    const wait = room.lastUpdateSent + ROOM_UPDATE_INTERVAL_MS - Date.now();
-    if (wait <= 0) {
-      this.sendRoomUpdated(room);
-      return;
-    }
-    room.updateTimer = setTimeout(() => {
-      room.updateTimer = undefined;
-      if (this.rooms.has(room.id)) this.sendRoomUpdated(room);
-    }, wait);
-  }
-
-  private sendRoomUpdated(room: Room): void {
-    room.lastUpdateSent = Date.now();
-    this.publishLobby('roomUpdated', room.info());
+    this.roomUpdates.touch(room.id);
   }
 
   // ---- life --------------------------------------------------------------
@@ -341,8 +334,6 @@ export class Chat {
   private untrack(room: Room): void {
     this.rooms.delete(room.id);
     room.unsubscribe();
-    clearTimeout(room.updateTimer);
-    room.updateTimer = undefined;
   }
 
   /** From now on sockets that close are not recorded as leaving (the server is going away). */
@@ -355,6 +346,7 @@ export class Chat {
     this.closing = true;
     await this.batcher.drain();
     for (const room of [...this.rooms.values()]) this.untrack(room);
+    this.roomUpdates.close();
     for (const stop of this.userFeeds.values()) stop();
     this.userFeeds.clear();
     this.stopLobby();

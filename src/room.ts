@@ -32,9 +32,6 @@ export class Room {
   readonly bans = new Map<string, number>();
   /** The owner left with nobody else here: the next user to join takes over. */
   ownerGone = false;
-  /** Coalescing of `roomUpdated`: when the last one went out, and the timer for the next. */
-  lastUpdateSent = 0;
-  updateTimer: NodeJS.Timeout | undefined;
   /** Stops bus delivery for this room. */
   unsubscribe: () => void = () => {};
 

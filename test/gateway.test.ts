@@ -105,7 +105,6 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
     expect(chat.users.size).toBe(1);
     expect(chat.rooms.get(room.id)!.sockets.size).toBe(0);
     expect(chat.rooms.get(room.id)!.members.size).toBe(0);
-    expect(chat.rooms.get(room.id)!.updateTimer).toBeUndefined();
     expect(timers()).toBeLessThanOrEqual(baseline.timers);
     expect(s.app.server.listenerCount('upgrade')).toBe(baseline.upgrade);
     const [conn] = chat.connections;

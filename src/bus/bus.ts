@@ -1,6 +1,6 @@
 /** What travels on the bus: a frame encoded once, plus what the receiver needs to route it. */
 export interface BusMessage {
-  /** The push as a complete WebSocket frame, written as it is to every recipient. */
+  /** The push as complete WebSocket frames (usually one), written as they are to every recipient. */
   frame: Buffer;
   /** Room seq of the entry, when the frame is a room entry (used to resume without gaps). */
   seq?: number;
