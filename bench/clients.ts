@@ -30,6 +30,7 @@ export interface BenchClient {
 export const now = (): number => performance.timeOrigin + performance.now();
 
 const MESSAGE_PREFIX = '{"event":"message","data":{';
+const LOBBY_PREFIX = '{"event":"room';
 
 function gifChat(url: string): Promise<BenchClient> {
   return new Promise((resolve, reject) => {
@@ -72,6 +73,7 @@ function gifChat(url: string): Promise<BenchClient> {
         const textAt = text.indexOf('"text":"') + 8;
         return client.onEntry(Number(text.slice(seqAt, text.indexOf(',', seqAt))), textAt > 7 ? text.slice(textAt, textAt + 32) : '');
       }
+      if (text.startsWith(LOBBY_PREFIX)) return; // lobby pushes: not what any scenario measures
       const frame = JSON.parse(text);
       if (frame.id !== undefined) {
         const p = pending.get(frame.id);

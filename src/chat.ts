@@ -63,6 +63,7 @@ export class Chat {
       ROOM_UPDATE_INTERVAL_MS,
       (id) => this.rooms.get(id)?.info(),
       (frames) => this.bus.publish(LOBBY, { frame: frames }),
+      () => this.connections.size,
     );
     this.stopLobby = this.bus.subscribe(LOBBY, (message) => {
       for (const conn of this.connections) conn.send(message.frame);

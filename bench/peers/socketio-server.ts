@@ -11,7 +11,7 @@ import { Server } from 'socket.io';
 import { silentLogger } from '../../src/logger';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { WriteBatcher } from '../../src/write-batcher';
-import { MessageEntry } from '../../src/protocol';
+import { MessageEntry, SystemEntry } from '../../src/protocol';
 
 const dataDir = process.env.DATA_DIR ?? './data-socketio';
 const store = openSqliteStore(path.join(dataDir, 'socketio.db'));
@@ -30,11 +30,23 @@ io.on('connection', (socket) => {
     seqs.set(id, 0);
     ack?.({ id });
   });
+  // Joins and leaves are announced to the room and stored, as gif-chat's system entries are
+  // (the textbook's "X joined" messages), so both servers do the same work per join.
+  const announce = (room: string, kind: 'joined' | 'left') => {
+    const seq = seqs.get(room)! + 1;
+    seqs.set(room, seq);
+    const entry: SystemEntry = { room, seq, kind, user, ts: Date.now() };
+    void batcher.write({ op: 'append', entry }, () => io.to(room).emit('system', entry)).catch(() => {});
+  };
+  socket.on('disconnecting', () => {
+    for (const room of socket.rooms) if (seqs.has(room)) announce(room, 'left');
+  });
   socket.on('join', async (data: { room: string; since?: number }, ack: Ack) => {
     if (!seqs.has(data?.room)) return ack?.({ error: 'not_found' });
+    if (!socket.rooms.has(data.room)) announce(data.room, 'joined');
     await socket.join(data.room);
     const history = data.since === undefined ? await store.entriesBefore(data.room, undefined, 50) : await store.entriesAfter(data.room, data.since, 1000);
-    ack?.({ history });
+    ack?.({ history: history.filter((e) => !('kind' in e)) });
   });
   socket.on('message', (data: { room: string; text: string }, ack: Ack) => {
     const room = data?.room;
