@@ -7,6 +7,7 @@ import { ChatError, fail } from './errors';
 import { newId } from './identity';
 import { Flusher } from './flusher';
 import { Logger } from './logger';
+import { HistoryCache } from './history-cache';
 import { hashPassword } from './password';
 import { encodePush, Entry, MessageEntry, RoomInfo, SystemEntry, SystemKind, UserInfo } from './protocol';
 import { Room } from './room';
@@ -41,6 +42,8 @@ export class Chat {
   readonly connections = new Set<Connection>();
   readonly stats: TrafficStats = { framesIn: 0, framesOut: 0, slowConsumers: 0 };
   readonly batcher: WriteBatcher;
+  /** Room history reads (memory tail, then the store). */
+  readonly history: HistoryCache;
   private readonly flusher = new Flusher();
   private readonly roomUpdates: RoomUpdates;
   readonly config: Config;
@@ -59,6 +62,7 @@ export class Chat {
     this.bus = deps.bus;
     this.logger = deps.logger;
     this.batcher = new WriteBatcher(deps.store, deps.logger);
+    this.history = new HistoryCache(deps.store);
     this.roomUpdates = new RoomUpdates(
       ROOM_UPDATE_INTERVAL_MS,
       (id) => this.rooms.get(id)?.info(),
@@ -223,6 +227,7 @@ export class Chat {
     this.untrack(room);
     for (const conn of room.sockets) conn.feeds.delete(room.id);
     await this.batcher.write({ op: 'deleteRoom', room: room.id }, () => {
+      this.history.drop(room.id);
       this.publishLobby('roomRemoved', { id: room.id });
     });
   }
@@ -293,6 +298,7 @@ export class Chat {
     const event = 'kind' in entry ? 'system' : 'message';
     return this.batcher
       .write({ op: 'append', entry }, () => {
+        this.history.add(entry);
         room.lastActivity = entry.ts;
         this.bus.publish(roomTopic(room.id), { frame: encodePush(event, entry), seq: entry.seq });
         afterPublish?.();

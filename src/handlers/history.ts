@@ -3,5 +3,5 @@ import { Handler } from './handler';
 /** `history` {room, before?, limit?}: a page of older entries, oldest first. Members only. */
 export const history: Handler<'history'> = ({ chat, conn, data }) => {
   const room = chat.memberRoom(data.room, conn.user);
-  return chat.store.entriesBefore(room.id, data.before, data.limit ?? chat.config.historyLimit);
+  return chat.history.before(room.id, data.before, data.limit ?? chat.config.historyLimit);
 };

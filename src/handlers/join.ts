@@ -34,10 +34,10 @@ export const join: Handler<'join'> = async ({ chat, identity, conn, data, afterR
   let more = false;
   try {
     if (data.since === undefined) {
-      history = await chat.store.entriesBefore(room.id, undefined, chat.config.historyLimit);
+      history = await chat.history.before(room.id, undefined, chat.config.historyLimit);
     } else {
       const limit = chat.config.resumeLimit;
-      history = await chat.store.entriesAfter(room.id, data.since, limit + 1);
+      history = await chat.history.after(room.id, data.since, limit + 1);
       more = history.length > limit;
       if (more) history = history.slice(0, limit);
     }

@@ -70,7 +70,7 @@ export function createPageRoutes(chat: Chat): Router {
     const room = chat.rooms.get(String(req.params.id));
     if (!room) return res.status(404).render('error', { status: 404, message: 'This room does not exist (any more).' });
     const open = room.passwordHash === null || granted(req, room.id) || room.members.has(req.session.user!.id);
-    const history = open ? await chat.store.entriesBefore(room.id, undefined, chat.config.historyLimit) : [];
+    const history = open ? await chat.history.before(room.id, undefined, chat.config.historyLimit) : [];
     res.status(status).render('room', {
       user: req.session.user,
       room: room.info(),
