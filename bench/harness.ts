@@ -33,6 +33,8 @@ export async function startServer(kind: ServerKind, env: Record<string, string> 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${kind.replace(/\W/g, '')}-`));
   // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server process there.
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  // BENCH_NODE_ARGS="--trace-gc" passes flags to the server's node (its output goes to BENCH_SERVER_LOG).
+  if (process.env.BENCH_NODE_ARGS) profile.push(...process.env.BENCH_NODE_ARGS.split(' '));
   const child = spawn(process.execPath, [...profile, entry[kind]], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -47,6 +49,7 @@ export async function startServer(kind: ServerKind, env: Record<string, string> 
   });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
+  if (process.env.BENCH_SERVER_LOG) child.stdout!.pipe(fs.createWriteStream(process.env.BENCH_SERVER_LOG));
   child.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
@@ -95,6 +98,11 @@ export class LoadWorker {
       for (const w of this.waiting.values()) w.reject(new Error('worker exited'));
       this.waiting.clear();
     });
+  }
+
+  /** The worker's process id (to read its CPU from /proc). */
+  get pid(): number {
+    return this.child.pid!;
   }
 
   static spawn(): LoadWorker {

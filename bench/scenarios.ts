@@ -106,7 +106,7 @@ const chatty: Scenario = {
   ],
   async run(kind, mode) {
     const clients = pick(mode, 5000, 5000, 20);
-    const durationMs = pick(mode, 30_000, 10_000, 1000);
+    const durationMs = pick(mode, 30_000, 10_000, 500);
     return withServer(kind, {}, (server) =>
       withWorkers(2, async (workers) => {
         const rooms = await createRooms(workers[0], kind, server.url, clients / 10, 10);
@@ -142,7 +142,7 @@ const idle: Scenario = {
         await sleep(300);
         const rss0 = server.rss();
         const connected = await connectAll(workers, kind, server.url, clients, rooms);
-        await sleep(1000);
+        await sleep(pick(mode, 1000, 1000, 200));
         const rss1 = server.rss();
         const cpu0 = server.cpuMs();
         await sleep(idleMs);
@@ -170,12 +170,12 @@ const reconnect: Scenario = {
         await senders.call('connect', { kind, url: server.url, count: roomCount, rooms, join: true, concurrency: 20 });
         await connectAll(members, kind, server.url, clients, rooms);
         await Promise.all(members.map((w) => w.call('track', { latency: false, seqs: true })));
-        const flood = senders.call('flood', { senders: roomCount, window: 1, durationMs: pick(mode, 6000, 4000, 1500), gapMs: 100, skip: 0 });
-        await sleep(pick(mode, 1500, 1000, 400));
+        const flood = senders.call('flood', { senders: roomCount, window: 1, durationMs: pick(mode, 6000, 4000, 1000), gapMs: 100, skip: 0 });
+        await sleep(pick(mode, 1500, 1000, 300));
         const drops = await Promise.all(members.map((w) => w.call('dropAll', {})));
         const resumed = await Promise.all(members.map((w) => w.call('resume', { concurrency: 200 })));
         const flooded = await flood;
-        await sleep(1000);
+        await sleep(pick(mode, 1000, 1000, 300));
         const catchUpMs = Math.max(...resumed.map((r) => r.caughtUpAt)) - Math.min(...drops.map((d) => d.at));
         if (kind === 'bare-ws') return { catchUpMs, missed: null, doubled: null };
         const checks = await Promise.all(members.map((w) => w.call('verify', { acked: flooded.acked })));
@@ -264,7 +264,7 @@ const hostile: Scenario = {
         await sender.call('connect', { kind, url: server.url, count: 1, rooms: [room], join: true, concurrency: 1 });
         const calm = await round(server, sender, receivers, 0);
         const bad = await round(server, sender, receivers, Math.round(members * 0.05));
-        await sleep(2000);
+        await sleep(pick(mode, 2000, 2000, 200));
         return {
           calmP99: calm.p99,
           hostileP99: bad.p99,

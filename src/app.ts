@@ -62,7 +62,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   const dispatcher = new Dispatcher(chat, identity, handlers, logger);
   const sessions = new ChatSessionStore(store);
   const metrics = createMetrics(chat, dispatcher);
-  const http_ = createHttpApp({ config, chat, sessions, metrics, logger, root: projectRoot() });
+  const http_ = createHttpApp({ config, chat, sessions, metrics: metrics.registry, logger, root: projectRoot() });
   const server = http.createServer(http_);
   const gateway = new Gateway(server, { config, chat, identity, dispatcher, logger });
 
@@ -78,6 +78,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     await serverClosed;
     await chat.close();
     sessions.close();
+    metrics.close();
     await bus.close();
     await store.close();
   };

@@ -1,13 +1,29 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Chat } from './chat';
 import type { Dispatcher } from './dispatcher';
 
 /**
- * The Prometheus registry behind GET /metrics. Values are read from the chat's own
+ * The Prometheus registry behind GET /metrics (close() stops the loop-delay monitor). Values are read from the chat's own
  * counters when scraped, so the per-frame path only bumps plain numbers.
  */
-export function createMetrics(chat: Chat, dispatcher: Dispatcher): Registry {
+export function createMetrics(chat: Chat, dispatcher: Dispatcher): { registry: Registry; close(): void } {
   const registry = new Registry();
+  // How late timers fire: the server's own latency floor under load.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  new Gauge({
+    name: 'gifchat_event_loop_delay_seconds',
+    help: 'Event loop delay since the last scrape, by quantile',
+    labelNames: ['quantile'],
+    registers: [registry],
+    collect() {
+      this.set({ quantile: '0.5' }, loopDelay.percentile(50) / 1e9);
+      this.set({ quantile: '0.99' }, loopDelay.percentile(99) / 1e9);
+      this.set({ quantile: '1' }, loopDelay.max / 1e9);
+      loopDelay.reset();
+    },
+  });
   new Gauge({
     name: 'gifchat_connections',
     help: 'Open WebSocket connections',
@@ -63,5 +79,5 @@ export function createMetrics(chat: Chat, dispatcher: Dispatcher): Registry {
       this.set(process.memoryUsage.rss());
     },
   });
-  return registry;
+  return { registry, close: () => loopDelay.disable() };
 }
