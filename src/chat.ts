@@ -314,9 +314,10 @@ export class Chat {
     this.bus.publish(roomTopic(room.id), message);
   }
 
-  /** Pushes to every socket of a user. */
-  publishUser(userId: string, event: string, data: unknown): void {
-    this.bus.publish(userTopic(userId), { frame: encodePush(event, data) });
+  /** Pushes to every socket of each of these users (encoded once). */
+  publishUsers(userIds: readonly string[], event: string, data: unknown): void {
+    const message: BusMessage = { frame: encodePush(event, data) };
+    for (const id of new Set(userIds)) this.bus.publish(userTopic(id), message);
   }
 
   /** Pushes to every connected socket. */

@@ -40,11 +40,6 @@ export interface SystemEntry {
 /** Anything in a room's history; system entries are the ones with `kind`. */
 export type Entry = MessageEntry | SystemEntry;
 
-/** True when the entry is a system entry. */
-export function isSystem(entry: Entry): entry is SystemEntry {
-  return (entry as SystemEntry).kind !== undefined;
-}
-
 /** A room as listed in `chatrooms` and lobby pushes. */
 export interface RoomInfo {
   id: string;

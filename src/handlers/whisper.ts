@@ -1,6 +1,6 @@
 import { fail } from '../errors';
 import { newId } from '../identity';
-import { encodePush, Whisper } from '../protocol';
+import { Whisper } from '../protocol';
 import { Handler } from './handler';
 
 /** `whisper` {to, text}: a private message to an online user, pushed to their sockets and the sender's. */
@@ -8,8 +8,6 @@ export const whisper: Handler<'whisper'> = ({ chat, conn, data }) => {
   const target = chat.users.get(data.to);
   if (!target) throw fail.notFound(`user ${data.to} is not online`);
   const entry: Whisper = { id: newId('w_'), from: conn.user.info, to: target.info, text: data.text, ts: Date.now() };
-  const frame = encodePush('whisper', entry);
-  for (const socket of target.sockets) socket.send(frame);
-  if (target !== conn.user) for (const socket of conn.user.sockets) socket.send(frame);
+  chat.publishUsers([target.info.id, conn.user.info.id], 'whisper', entry);
   return entry;
 };
