@@ -33,7 +33,8 @@ export interface ConnectionOptions {
  */
 interface RoomFeed {
   mode: 'live' | 'pending' | 'behind';
-  buffer: BusMessage[];
+  /** Pushes held while pending; null otherwise. */
+  buffer: BusMessage[] | null;
   bufferedBytes: number;
 }
 
@@ -52,10 +53,10 @@ export class Connection implements Flushable {
   readonly feeds = new Map<string, RoomFeed>();
   /** True while a request of this socket holds its turn (frames are handled in order). */
   busy = false;
-  /** Frames that arrived while busy, in arrival order (bounded by the rate limit). */
-  readonly backlog: { data: Buffer; isBinary: boolean }[] = [];
-  /** Frames sent this turn, written together by flush(). */
-  private outbox: Buffer[] = [];
+  /** Frames that arrived while busy, in arrival order (bounded by the rate limit); null when none. */
+  backlog: { data: Buffer; isBinary: boolean }[] | null = null;
+  /** Frames sent this turn, written together by flush(); null between turns (idle sockets hold nothing). */
+  private outbox: Buffer[] | null = null;
   private outboxBytes = 0;
   private flushQueued = false;
 
@@ -74,7 +75,8 @@ export class Connection implements Flushable {
   send(frame: Buffer): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.options.stats.framesOut++;
-    this.outbox.push(frame);
+    if (this.outbox) this.outbox.push(frame);
+    else this.outbox = [frame];
     this.outboxBytes += frame.length;
     if (!this.flushQueued) {
       this.flushQueued = true;
@@ -89,9 +91,9 @@ export class Connection implements Flushable {
   flush(): void {
     this.flushQueued = false;
     const frames = this.outbox;
-    if (frames.length === 0) return;
+    if (!frames) return;
     const bytes = this.outboxBytes;
-    this.outbox = [];
+    this.outbox = null;
     this.outboxBytes = 0;
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames, bytes));
@@ -101,7 +103,7 @@ export class Connection implements Flushable {
   /** A reader this slow would hold an unbounded queue: terminate; it recovers with join + since. */
   private cutOff(): void {
     this.options.stats.slowConsumers++;
-    this.outbox = [];
+    this.outbox = null;
     this.outboxBytes = 0;
     this.ws.terminate();
   }
@@ -128,7 +130,7 @@ export class Connection implements Flushable {
     if (feed) {
       feed.mode = 'pending';
     } else {
-      this.feeds.set(room, { mode: 'pending', buffer: [], bufferedBytes: 0 });
+      this.feeds.set(room, { mode: 'pending', buffer: null, bufferedBytes: 0 });
     }
   }
 
@@ -139,8 +141,8 @@ export class Connection implements Flushable {
   settleFeed(room: string, floor: number, behind: boolean): void {
     const feed = this.feeds.get(room);
     if (!feed) return;
-    const buffer = feed.buffer;
-    feed.buffer = [];
+    const buffer = feed.buffer ?? [];
+    feed.buffer = null;
     feed.bufferedBytes = 0;
     if (behind) {
       feed.mode = 'behind';
@@ -159,7 +161,7 @@ export class Connection implements Flushable {
     if (feed.mode === 'live') {
       this.send(message.frame);
     } else if (feed.mode === 'pending') {
-      feed.buffer.push(message);
+      (feed.buffer ??= []).push(message);
       feed.bufferedBytes += message.frame.length;
       if (feed.bufferedBytes > this.options.outboxLimit) this.cutOff();
     }

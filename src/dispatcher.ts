@@ -52,7 +52,7 @@ export class Dispatcher {
       return;
     }
     if (conn.busy) {
-      conn.backlog.push({ data, isBinary });
+      (conn.backlog ??= []).push({ data, isBinary });
       return;
     }
     this.run(conn, data, isBinary);
@@ -65,7 +65,8 @@ export class Dispatcher {
       if (released) return;
       released = true;
       conn.busy = false;
-      const next = conn.backlog.shift();
+      const next = conn.backlog?.shift();
+      if (conn.backlog?.length === 0) conn.backlog = null;
       if (next) this.run(conn, next.data, next.isBinary);
     };
     void this.handle(conn, data, isBinary, release).then(release);

@@ -1,6 +1,6 @@
 import { IncomingMessage, Server } from 'node:http';
 import { Duplex } from 'node:stream';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket, { RawData, WebSocketServer } from 'ws';
 import type { Chat } from './chat';
 import { Config } from './config';
 import { Connection } from './connection';
@@ -27,6 +27,17 @@ function refuse(socket: Duplex, status: number, reason: string): void {
   socket.destroy();
 }
 
+const CONN = Symbol('connection');
+/** A WebSocket carrying its Connection, so listeners can be shared by all sockets. */
+type Tagged = WebSocket & { [CONN]: Connection };
+
+/** The Connection of a socket tagged by accept(). */
+const connOf = (ws: WebSocket): Connection => (ws as Tagged)[CONN];
+
+function onPong(this: WebSocket): void {
+  connOf(this).alive = true;
+}
+
 /**
  * The WebSocket side of the server, sharing the HTTP server's port: checks the
  * origin, resolves identity, greets with `welcome`, feeds frames to the dispatcher,
@@ -38,6 +49,10 @@ export class Gateway {
   private readonly limits: Limits;
   private accepting = true;
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
+  // Socket listeners, shared by every socket (no closures per socket); `this` is the WebSocket.
+  private readonly onSocketError: (this: WebSocket, err: Error) => void;
+  private readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+  private readonly onClose: (this: WebSocket) => void;
 
   constructor(
     private readonly server: Server,
@@ -58,6 +73,18 @@ export class Gateway {
       membersMin: MEMBERS_MIN,
       membersMax: MEMBERS_MAX,
       maxUploadBytes: config.maxUploadBytes,
+    };
+    const { logger, dispatcher, chat } = deps;
+    this.onSocketError = function (err) {
+      logger.warn(`socket error (${connOf(this).user.info.id}): ${err.message}`);
+    };
+    this.onMessage = function (data, isBinary) {
+      dispatcher.onFrame(connOf(this), data, isBinary);
+    };
+    this.onClose = function () {
+      const conn = connOf(this);
+      conn.backlog = null;
+      chat.disconnect(conn);
     };
     server.on('upgrade', this.onUpgrade);
     this.heartbeat = setInterval(() => this.beat(), config.heartbeatMs);
@@ -85,17 +112,13 @@ export class Gateway {
   }
 
   private accept(ws: WebSocket, socket: Duplex, user: UserInfo, sessionId: string | undefined): void {
-    const { chat, dispatcher, logger } = this.deps;
-    const conn: Connection = chat.connect(ws, socket, user, sessionId);
-    ws.on('error', (err) => logger.warn(`socket error (${conn.user.info.id}): ${err.message}`));
-    ws.on('message', (data, isBinary) => dispatcher.onFrame(conn, data, isBinary));
-    ws.on('pong', () => {
-      conn.alive = true;
-    });
-    ws.once('close', () => {
-      conn.backlog.length = 0;
-      chat.disconnect(conn);
-    });
+    const conn: Connection = this.deps.chat.connect(ws, socket, user, sessionId);
+    (ws as Tagged)[CONN] = conn;
+    // Shared listeners: an idle socket costs as little memory as possible.
+    ws.on('error', this.onSocketError);
+    ws.on('message', this.onMessage);
+    ws.on('pong', onPong);
+    ws.once('close', this.onClose);
     conn.send(encodePush('welcome', { user: conn.user.info, heartbeatMs: this.deps.config.heartbeatMs, limits: this.limits }));
   }
 
