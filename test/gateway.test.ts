@@ -1,6 +1,7 @@
 import { encodePush } from '../src/protocol';
 import WebSocket from 'ws';
 import { TestClient, sleep } from './helpers/client';
+import { startRoom } from './helpers/room';
 import { startServer } from './helpers/server';
 
 /** Tries an upgrade and reports the HTTP status of a refusal, or 101 when it opened. */
@@ -112,12 +113,10 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
   });
 
   test('no frame is sent to a socket that is not open', async () => {
-    const s = await startServer();
-    const a = await TestClient.connect(s.wsUrl);
-    const b = await TestClient.connect(s.wsUrl);
-    const room = await a.request('create', { title: 'r' });
-    await a.request('join', { room: room.id });
-    await b.request('join', { room: room.id });
+    const {
+      s,
+      clients: [, b],
+    } = await startRoom(2);
     const [connB] = [...s.app.chat.connections].filter((c) => c.user.info.id === b.user.id);
     const sent = s.app.chat.stats.framesOut;
     connB.ws.close(); // closing, not yet closed

@@ -1,13 +1,6 @@
 import { TestClient } from '../helpers/client';
+import { startRoom as roomWith } from '../helpers/room';
 import { startServer } from '../helpers/server';
-
-async function roomWith(n: number, overrides = {}) {
-  const s = await startServer(overrides);
-  const clients = await Promise.all(Array.from({ length: n }, () => TestClient.connect(s.wsUrl)));
-  const room = await clients[0].request('create', { title: 'talk', max: 100 });
-  for (const c of clients) await c.request('join', { room: room.id });
-  return { s, clients, room };
-}
 
 describe('message, history, typing, whisper', () => {
   test('a message is acked with its entry and pushed once to every socket in the room, sender included', async () => {

@@ -1,4 +1,5 @@
 import { TestClient } from '../helpers/client';
+import { startRoom } from '../helpers/room';
 import { browserSession, startServer } from '../helpers/server';
 
 describe('rooms: create, chatrooms, join, leave, delete', () => {
@@ -105,12 +106,10 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
   });
 
   test('leave: others get a left entry; leaving a room not joined is not_joined', async () => {
-    const s = await startServer();
-    const a = await TestClient.connect(s.wsUrl);
-    const b = await TestClient.connect(s.wsUrl);
-    const room = await a.request('create', { title: 'r' });
-    await a.request('join', { room: room.id });
-    await b.request('join', { room: room.id });
+    const {
+      clients: [a, b],
+      room,
+    } = await startRoom(2);
     const left = a.next('system', (d) => d.kind === 'left');
     expect(await b.request('leave', { room: room.id })).toEqual({});
     expect((await left).data).toMatchObject({ kind: 'left', user: b.user, seq: 3 });
