@@ -31,6 +31,7 @@ export const now = (): number => performance.timeOrigin + performance.now();
 
 const MESSAGE_PREFIX = '{"event":"message","data":{';
 const LOBBY_PREFIX = '{"event":"room';
+const SYSTEM_PREFIX = '{"event":"system"';
 
 function gifChat(url: string): Promise<BenchClient> {
   return new Promise((resolve, reject) => {
@@ -73,7 +74,8 @@ function gifChat(url: string): Promise<BenchClient> {
         const textAt = text.indexOf('"text":"') + 8;
         return client.onEntry(Number(text.slice(seqAt, text.indexOf(',', seqAt))), textAt > 7 ? text.slice(textAt, textAt + 32) : '');
       }
-      if (text.startsWith(LOBBY_PREFIX)) return; // lobby pushes: not what any scenario measures
+      // Lobby pushes and system entries (joined/left): no scenario measures them, so skip the parse.
+      if (text.startsWith(LOBBY_PREFIX) || text.startsWith(SYSTEM_PREFIX)) return;
       const frame = JSON.parse(text);
       if (frame.id !== undefined) {
         const p = pending.get(frame.id);
@@ -101,7 +103,7 @@ function socketIo(url: string): Promise<BenchClient> {
       });
     const client: BenchClient = {
       onEntry: () => {},
-      join: async (room, since) => ((await call('join', { room, since })).history as { seq: number }[]).map((e) => e.seq),
+      join: async (room, since) => ((await call('join', { room, since })).history as { seq: number; text?: string }[]).filter((e) => e.text !== undefined).map((e) => e.seq),
       send: async (room, text) => (await call('message', { room, text })).seq,
       request: async (room) => void (await call('history', { room, limit: 20 })),
       create: async (title, max) => (await call('create', { title, max })).id,

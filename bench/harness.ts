@@ -8,6 +8,16 @@ import type { WorkerOps } from './worker';
 
 const dist = path.resolve(__dirname, '..');
 
+/**
+ * The node flags of `npm start` (package.json), e.g. the young-generation size: every
+ * server under test runs with them, so gif-chat runs as a user runs it and the peers
+ * get the same runtime.
+ */
+export function startFlags(): string[] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(dist, '../package.json'), 'utf8')) as { scripts: { start: string } };
+  return pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 /** A server under test, in its own process. */
 export interface RunningServer {
   kind: ServerKind;
@@ -35,7 +45,7 @@ export async function startServer(kind: ServerKind, env: Record<string, string> 
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   // BENCH_NODE_ARGS="--trace-gc" passes flags to the server's node (its output goes to BENCH_SERVER_LOG).
   if (process.env.BENCH_NODE_ARGS) profile.push(...process.env.BENCH_NODE_ARGS.split(' '));
-  const child = spawn(process.execPath, [...profile, entry[kind]], {
+  const child = spawn(process.execPath, [...startFlags(), ...profile, entry[kind]], {
     env: {
       PATH: process.env.PATH ?? '',
       HOST: '127.0.0.1',
@@ -100,13 +110,17 @@ export class LoadWorker {
     });
   }
 
-  /** The worker's process id (to read its CPU from /proc). */
-  get pid(): number {
-    return this.child.pid!;
+  /** CPU time this worker process has used so far, in ms (from /proc). */
+  cpuMs(): number {
+    return cpuMs(this.child.pid!);
   }
 
   static spawn(): LoadWorker {
-    return new LoadWorker(fork(path.join(dist, 'bench/worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    // BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" passes flags to each load worker's node.
+    const execArgv = process.env.BENCH_WORKER_ARGS ? process.env.BENCH_WORKER_ARGS.split(' ') : [];
+    const child = fork(path.join(dist, 'bench/worker.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    if (process.env.BENCH_WORKER_NICE) os.setPriority(child.pid!, Number(process.env.BENCH_WORKER_NICE));
+    return new LoadWorker(child);
   }
 
   call<K extends keyof WorkerOps>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
@@ -135,6 +149,9 @@ export async function withWorkers<T>(n: number, fn: (workers: LoadWorker[]) => P
     await Promise.all(workers.map((w) => w.stop()));
   }
 }
+
+/** CPU the load generators used together, in ms so far: how busy the machine's other side was. */
+export const generatorCpuMs = (workers: LoadWorker[]) => workers.reduce((a, w) => a + w.cpuMs(), 0);
 
 /** Splits `total` into `parts` near-equal counts. */
 export function split(total: number, parts: number): number[] {

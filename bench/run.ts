@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ServerKind } from './clients';
+import { startFlags } from './harness';
 import { Metrics, Mode, Scenario, scenarios } from './scenarios';
 
 const allKinds: ServerKind[] = ['gif-chat', 'socket.io', 'bare-ws'];
@@ -108,7 +109,7 @@ function report(args: Args, summary: Summary, started: Date, seconds: number): s
       `Mode \`${args.mode}\`, median of ${args.reps} run${args.reps > 1 ? 's' : ''} per cell, ${Math.round(seconds)} s in all. Do not edit by hand: rerun the harness.`,
     '',
     'Servers, one after another in the same run, each in its own process on 127.0.0.1, load from separate worker processes:',
-    '- **gif-chat**: `node dist/src/main.js` with its defaults: envelope validation, SQLite persistence, ack after commit, seq order.',
+    `- **gif-chat**: as \`npm start\` runs it, without the build step (\`node ${startFlags().join(' ')} dist/src/main.js\`), with its defaults: envelope validation, SQLite persistence, ack after commit, seq order. The peers run with the same node flags.`,
     '- **Socket.IO**: Socket.IO 4 (websocket transport only) doing the same chat work with the same store call (`bench/peers/socketio-server.ts`).',
     '- **bare ws**: a `ws` broadcast loop with no protocol and no storage, corking each socket for one event-loop turn: the ceiling (`bench/peers/bare-ws-server.ts`).',
     '',

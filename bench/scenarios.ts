@@ -1,5 +1,5 @@
 import { ServerKind } from './clients';
-import { LoadWorker, RunningServer, sleep, split, startServer, withWorkers } from './harness';
+import { generatorCpuMs, LoadWorker, RunningServer, sleep, split, startServer, withWorkers } from './harness';
 import { Histogram } from './histogram';
 
 /** How big a run is: `full` is the report, `quick` a shorter check, `smoke` a few clients for a second (the jest test). */
@@ -61,7 +61,12 @@ async function waitForReceipts(workers: LoadWorker[], expected: number, timeoutM
     if (received >= expected || Date.now() > stopAt) {
       const latency = new Histogram();
       for (const c of counters) latency.merge(c.latency);
-      return { received, lastReceipt: Math.max(...counters.map((c) => c.lastReceipt)), latency };
+      return {
+        received,
+        lastReceipt: Math.max(...counters.map((c) => c.lastReceipt)),
+        latency,
+        loopP99: Math.max(...counters.map((c) => c.loopP99)),
+      };
     }
     await sleep(20);
   }
@@ -103,6 +108,8 @@ const chatty: Scenario = {
     { key: 'p99', label: 'latency p99 ms', better: 'lower' },
     { key: 'max', label: 'latency max ms', better: 'lower' },
     { key: 'cpuPercent', label: 'server CPU %', better: 'lower' },
+    { key: 'generatorCpuPercent', label: 'load generators CPU % (of one core)', better: 'lower' },
+    { key: 'generatorLoopP99', label: 'load generator event-loop delay p99 ms', better: 'lower' },
   ],
   async run(kind, mode) {
     const clients = pick(mode, 5000, 5000, 20);
@@ -115,13 +122,23 @@ const chatty: Scenario = {
         await sleep(pick(mode, 5000, 5000, 200));
         await Promise.all(workers.map((w) => w.call('reset', {}).then(() => w.call('track', { latency: true, seqs: false }))));
         const cpu0 = server.cpuMs();
+        const gen0 = generatorCpuMs(workers);
         const t0 = Date.now();
         const sent = await Promise.all(workers.map((w) => w.call('paced', { rate: 1, durationMs })));
         const cpu = server.cpuMs() - cpu0;
+        const gen = generatorCpuMs(workers) - gen0;
         const wall = Date.now() - t0;
         const acked = sent.reduce((a, s) => a + s.acked, 0);
         const done = await waitForReceipts(workers, acked * 10, 5000);
-        return { p50: done.latency.percentile(50), p99: done.latency.percentile(99), max: done.latency.max, cpuPercent: (cpu / wall) * 100, acked };
+        return {
+          p50: done.latency.percentile(50),
+          p99: done.latency.percentile(99),
+          max: done.latency.max,
+          cpuPercent: (cpu / wall) * 100,
+          generatorCpuPercent: (gen / wall) * 100,
+          generatorLoopP99: done.loopP99,
+          acked,
+        };
       }),
     );
   },
@@ -133,6 +150,8 @@ const idle: Scenario = {
   metrics: [
     { key: 'rssKiBPerConnection', label: 'server RSS KiB/connection', better: 'lower' },
     { key: 'connectsPerSec', label: 'connects/s', better: 'higher' },
+    { key: 'connectCpuPercent', label: 'server CPU % while connecting', better: 'lower' },
+    { key: 'connectGeneratorCpuPercent', label: 'load generators CPU % while connecting', better: 'lower' },
     { key: 'idleCpuMsPerSec', label: 'idle CPU ms/s (heartbeat)', better: 'lower' },
   ],
   async run(kind, mode) {
@@ -143,14 +162,22 @@ const idle: Scenario = {
         const rooms = await createRooms(workers[0], kind, server.url, Math.max(1, clients / 100), 1000);
         await sleep(300);
         const rss0 = server.rss();
+        const [cpuA, genA] = [server.cpuMs(), generatorCpuMs(workers)];
         const connected = await connectAll(workers, kind, server.url, clients, rooms);
+        const [cpuB, genB] = [server.cpuMs(), generatorCpuMs(workers)];
         await sleep(pick(mode, 1000, 1000, 200));
         const cpu0 = server.cpuMs();
         await sleep(idleMs);
         const cpu = server.cpuMs() - cpu0;
         // Steady state: read after the idle window, once the connect storm's garbage had time to be collected.
         const rss1 = server.rss();
-        return { rssKiBPerConnection: (rss1 - rss0) / 1024 / clients, connectsPerSec: clients / (connected.ms / 1000), idleCpuMsPerSec: cpu / (idleMs / 1000) };
+        return {
+          rssKiBPerConnection: (rss1 - rss0) / 1024 / clients,
+          connectsPerSec: clients / (connected.ms / 1000),
+          connectCpuPercent: ((cpuB - cpuA) / connected.ms) * 100,
+          connectGeneratorCpuPercent: ((genB - genA) / connected.ms) * 100,
+          idleCpuMsPerSec: cpu / (idleMs / 1000),
+        };
       }),
     );
   },

@@ -3,6 +3,7 @@
  * below over IPC; the worker keeps its clients between calls. All traffic goes to
  * 127.0.0.1 and every loop is bounded in count or time.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { BenchClient, connectClient, now, ServerKind } from './clients';
 import { Histogram } from './histogram';
 
@@ -25,6 +26,10 @@ const state = {
   trackSeqs: false,
   measureLatency: false,
 };
+
+/** This worker's own event-loop delay since the last reset: how much of a latency is the load generator's. */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const payload = (size: number) => `${now().toFixed(3)}|${'x'.repeat(Math.max(0, size))}`;
@@ -82,13 +87,19 @@ const ops = {
   },
 
   async counters(_?: object) {
-    return { received: state.received, lastReceipt: state.lastReceipt, latency: state.latency.toJSON() };
+    return {
+      received: state.received,
+      lastReceipt: state.lastReceipt,
+      latency: state.latency.toJSON(),
+      loopP99: loopDelay.percentile(99) / 1e6,
+    };
   },
 
   async reset(_?: object) {
     state.received = 0;
     state.lastReceipt = 0;
     state.latency = new Histogram();
+    loopDelay.reset();
     return {};
   },
 

@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { Bus, BusMessage } from './bus/bus';
 import { Config } from './config';
-import { Connection, TrafficStats } from './connection';
+import { Connection, ConnectionOptions, TrafficStats } from './connection';
 import { ChatError, fail } from './errors';
 import { newId } from './identity';
 import { Flusher } from './flusher';
@@ -14,6 +14,7 @@ import { Room } from './room';
 import { RoomUpdates } from './room-updates';
 import { Store } from './store/store';
 import { OnlineUser, UserDirectory } from './user-directory';
+import { TokenBucket } from './token-bucket';
 import { WriteBatcher } from './write-batcher';
 
 /** What the chat state is built from. */
@@ -50,7 +51,7 @@ export class Chat {
   readonly store: Store;
   private readonly bus: Bus;
   private readonly logger: Logger;
-  private readonly userFeeds = new Map<string, () => void>();
+  private readonly connectionOptions: ConnectionOptions;
   private readonly nonces = new Map<string, Promise<Entry>>();
   private readonly stopLobby: () => void;
   /** Set by close(): sockets closing now are the server's doing, not users leaving. */
@@ -61,6 +62,12 @@ export class Chat {
     this.store = deps.store;
     this.bus = deps.bus;
     this.logger = deps.logger;
+    this.connectionOptions = {
+      outboxLimit: deps.config.outboxLimit,
+      rateLimit: new TokenBucket(deps.config.ratePerSec, deps.config.rateBurst),
+      stats: this.stats,
+      flusher: this.flusher,
+    };
     this.batcher = new WriteBatcher(deps.store, deps.logger);
     this.history = new HistoryCache(deps.store);
     this.roomUpdates = new RoomUpdates(
@@ -86,22 +93,13 @@ export class Chat {
   /** Registers a new socket for `info`'s user. */
   connect(ws: WebSocket, socket: Duplex, info: UserInfo, sessionId: string | undefined): Connection {
     const { user, arrived } = this.users.enter(info);
-    const conn = new Connection(ws, socket, user, sessionId, {
-      outboxLimit: this.config.outboxLimit,
-      ratePerSec: this.config.ratePerSec,
-      rateBurst: this.config.rateBurst,
-      stats: this.stats,
-      flusher: this.flusher,
-    });
-    user.sockets.add(conn);
+    const conn = new Connection(ws, socket, user, sessionId, this.connectionOptions);
+    user.addSocket(conn);
     this.connections.add(conn);
     if (arrived) {
-      this.userFeeds.set(
-        info.id,
-        this.bus.subscribe(userTopic(info.id), (message) => {
-          for (const socket of user.sockets) socket.send(message.frame);
-        }),
-      );
+      user.feed = this.bus.subscribe(userTopic(info.id), (message) => {
+        for (const socket of user.sockets) socket.send(message.frame);
+      });
     }
     return conn;
   }
@@ -109,17 +107,15 @@ export class Chat {
   /** Forgets a closed socket: it leaves its rooms, and its user goes offline with their last socket. */
   disconnect(conn: Connection): void {
     if (!this.connections.delete(conn)) return;
-    for (const roomId of [...conn.feeds.keys()]) {
+    for (const roomId of conn.roomIds()) {
       const room = this.rooms.get(roomId);
       if (room) this.leaveRoom(conn, room, this.closing ? null : 'left');
+      else conn.dropFeed(roomId);
     }
-    conn.feeds.clear();
     const user = conn.user;
-    user.sockets.delete(conn);
-    if (user.sockets.size === 0) {
+    if (user.removeSocket(conn)) {
       this.users.leave(user);
-      this.userFeeds.get(user.info.id)?.();
-      this.userFeeds.delete(user.info.id);
+      user.stopFeed();
     }
   }
 
@@ -185,7 +181,7 @@ export class Chat {
    * `kind` (none while the server shuts down) and hands ownership on if they owned it.
    */
   leaveRoom(conn: Connection, room: Room, kind: 'left' | 'kicked' | null): void {
-    conn.feeds.delete(room.id);
+    conn.dropFeed(room.id);
     if (!room.removeSocket(conn)) return;
     const user = conn.user.info;
     if (kind) void this.record(room, kind, user);
@@ -225,7 +221,7 @@ export class Chat {
   /** Deletes a room and its history; everyone connected gets `roomRemoved`. */
   async deleteRoom(room: Room): Promise<void> {
     this.untrack(room);
-    for (const conn of room.sockets) conn.feeds.delete(room.id);
+    for (const conn of room.sockets) conn.dropFeed(room.id);
     await this.batcher.write({ op: 'deleteRoom', room: room.id }, () => {
       this.history.drop(room.id);
       this.publishLobby('roomRemoved', { id: room.id });
@@ -355,8 +351,7 @@ export class Chat {
     await this.batcher.drain();
     for (const room of [...this.rooms.values()]) this.untrack(room);
     this.roomUpdates.close();
-    for (const stop of this.userFeeds.values()) stop();
-    this.userFeeds.clear();
+    for (const conn of this.connections) conn.user.stopFeed();
     this.stopLobby();
   }
 }

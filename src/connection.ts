@@ -4,7 +4,7 @@ import { BusMessage } from './bus/bus';
 import { Flushable, Flusher } from './flusher';
 import { ErrorCode } from './errors';
 import { encodeAck, encodeError } from './protocol';
-import { TokenBucket } from './token-bucket';
+import { Bucket, TokenBucket } from './token-bucket';
 import type { OnlineUser } from './user-directory';
 
 /** Counters shared by every connection, read by /metrics. */
@@ -14,11 +14,10 @@ export interface TrafficStats {
   slowConsumers: number;
 }
 
-/** Settings every connection needs. */
+/** Settings every connection needs: one object shared by all of them. */
 export interface ConnectionOptions {
   outboxLimit: number;
-  ratePerSec: number;
-  rateBurst: number;
+  rateLimit: TokenBucket;
   stats: TrafficStats;
   flusher: Flusher;
 }
@@ -32,6 +31,7 @@ export interface ConnectionOptions {
  *   client joins again with a newer `since`, which reads them from history.
  */
 interface RoomFeed {
+  room: string;
   mode: 'live' | 'pending' | 'behind';
   /** Pushes held while pending; null otherwise. */
   buffer: BusMessage[] | null;
@@ -43,14 +43,16 @@ interface RoomFeed {
  * OPEN; what is sent during one event-loop turn leaves in one write at the end of it
  * (see Flusher); a socket whose unsent bytes pass the outbox limit is cut off.
  */
-export class Connection implements Flushable {
+export class Connection implements Flushable, Bucket {
   /** Set by each inbound frame or pong; cleared by each heartbeat round. */
   alive = true;
   /** Frames refused by the rate limit since the last accepted one. */
   strikes = 0;
-  readonly bucket: TokenBucket;
-  /** Rooms this socket joined, with how it receives each. */
-  readonly feeds = new Map<string, RoomFeed>();
+  /** This socket's rate-limit bucket (see TokenBucket), kept inline: idle sockets are the bulk. */
+  tokens = 0;
+  last = 0;
+  /** Rooms this socket joined, with how it receives each: a short array, as a socket is in few rooms. */
+  private feeds: RoomFeed[] | null = null;
   /** True while a request of this socket holds its turn (frames are handled in order). */
   busy = false;
   /** Frames that arrived while busy, in arrival order (bounded by the rate limit); null when none. */
@@ -68,7 +70,29 @@ export class Connection implements Flushable {
     readonly sessionId: string | undefined,
     private readonly options: ConnectionOptions,
   ) {
-    this.bucket = new TokenBucket(options.ratePerSec, options.rateBurst, Date.now());
+    options.rateLimit.fill(this, Date.now());
+  }
+
+  private feed(room: string): RoomFeed | undefined {
+    if (this.feeds) for (const feed of this.feeds) if (feed.room === room) return feed;
+    return undefined;
+  }
+
+  /** True when this socket joined `room`. */
+  inRoom(room: string): boolean {
+    return this.feed(room) !== undefined;
+  }
+
+  /** The rooms this socket joined. */
+  roomIds(): string[] {
+    return this.feeds ? this.feeds.map((f) => f.room) : [];
+  }
+
+  /** Stops receiving `room`. */
+  dropFeed(room: string): void {
+    if (!this.feeds) return;
+    const rest = this.feeds.filter((f) => f.room !== room);
+    this.feeds = rest.length > 0 ? rest : null;
   }
 
   /** Queues one complete frame (from encodePush/encodeAck/encodeError) if the socket is open. */
@@ -126,11 +150,11 @@ export class Connection implements Flushable {
 
   /** Starts a room feed in pending mode (see RoomFeed). */
   beginFeed(room: string): void {
-    const feed = this.feeds.get(room);
-    if (feed) {
-      feed.mode = 'pending';
-    } else {
-      this.feeds.set(room, { mode: 'pending', buffer: null, bufferedBytes: 0 });
+    const feed = this.feed(room);
+    if (feed) feed.mode = 'pending';
+    else {
+      const fresh: RoomFeed = { room, mode: 'pending', buffer: null, bufferedBytes: 0 };
+      this.feeds = this.feeds ? [...this.feeds, fresh] : [fresh];
     }
   }
 
@@ -139,7 +163,7 @@ export class Connection implements Flushable {
    * non-entry push), then goes live; or, when `behind`, drops it and waits for the next join.
    */
   settleFeed(room: string, floor: number, behind: boolean): void {
-    const feed = this.feeds.get(room);
+    const feed = this.feed(room);
     if (!feed) return;
     const buffer = feed.buffer ?? [];
     feed.buffer = null;
@@ -156,7 +180,7 @@ export class Connection implements Flushable {
 
   /** Delivers a room push according to the feed's mode. */
   deliver(room: string, message: BusMessage): void {
-    const feed = this.feeds.get(room);
+    const feed = this.feed(room);
     if (!feed || message.exceptUser === this.user.info.id) return;
     if (feed.mode === 'live') {
       this.send(message.frame);
@@ -169,7 +193,7 @@ export class Connection implements Flushable {
 
   /** Counts a frame against the rate limit; false when over it. */
   admit(now: number): boolean {
-    if (this.bucket.take(now)) {
+    if (this.options.rateLimit.take(this, now)) {
       this.strikes = 0;
       return true;
     }

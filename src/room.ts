@@ -8,7 +8,8 @@ export interface Member {
   user: OnlineUser;
   /** Order of arrival, for handing ownership to the longest-present member. */
   arrival: number;
-  sockets: Set<Connection>;
+  /** The user's sockets in this room: a short array of exact size, most users have one. */
+  sockets: readonly Connection[];
 }
 
 let arrivals = 0;
@@ -52,10 +53,10 @@ export class Room {
     const id = conn.user.info.id;
     const member = this.members.get(id);
     if (member) {
-      member.sockets.add(conn);
+      if (!member.sockets.includes(conn)) member.sockets = [...member.sockets, conn];
       return false;
     }
-    this.members.set(id, { user: conn.user, arrival: ++arrivals, sockets: new Set([conn]) });
+    this.members.set(id, { user: conn.user, arrival: ++arrivals, sockets: [conn] });
     return true;
   }
 
@@ -65,8 +66,8 @@ export class Room {
     const id = conn.user.info.id;
     const member = this.members.get(id);
     if (!member) return false;
-    member.sockets.delete(conn);
-    if (member.sockets.size > 0) return false;
+    member.sockets = member.sockets.filter((c) => c !== conn);
+    if (member.sockets.length > 0) return false;
     this.members.delete(id);
     return true;
   }

@@ -3,8 +3,29 @@ import { UserInfo } from './protocol';
 
 /** A user with at least one open socket. Tabs share one OnlineUser. */
 export class OnlineUser {
-  readonly sockets = new Set<Connection>();
+  /** Open sockets (tabs): a short array, most users have one. */
+  sockets: readonly Connection[] = [];
+  /** Ends delivery of this user's own topic (whispers, kicks); set while online. */
+  feed: (() => void) | null = null;
   constructor(public info: UserInfo) {}
+
+  /** Adds a socket (a new array of exactly the right size: `push` would reserve 16 slots). */
+  addSocket(conn: Connection): void {
+    this.sockets = [...this.sockets, conn];
+  }
+
+  /** Forgets a socket; true when it was the last one (the user goes offline). */
+  removeSocket(conn: Connection): boolean {
+    this.sockets = this.sockets.filter((c) => c !== conn);
+    return this.sockets.length === 0;
+  }
+
+  /** Stops delivery of the user's topic (once offline, or at shutdown); safe to call twice. */
+  stopFeed(): void {
+    const stop = this.feed;
+    this.feed = null;
+    stop?.();
+  }
 }
 
 /**

@@ -17,6 +17,8 @@ const dataDir = process.env.DATA_DIR ?? './data-socketio';
 const store = openSqliteStore(path.join(dataDir, 'socketio.db'));
 const batcher = new WriteBatcher(store, silentLogger);
 const seqs = new Map<string, number>();
+/** Who is in each room, returned by join as gif-chat's join returns its members. */
+const members = new Map<string, Map<string, { id: string; name: string; color: string }>>();
 
 const server = http.createServer();
 const io = new Server(server, { transports: ['websocket'], serveClient: false, maxHttpBufferSize: 64 * 1024 });
@@ -28,6 +30,7 @@ io.on('connection', (socket) => {
     const id = `r_${Math.random().toString(36).slice(2, 12)}`;
     await batcher.write({ op: 'createRoom', room: { id, title: String(data?.title), max: Number(data?.max ?? 10), passwordHash: null, owner: user, createdAt: Date.now() } });
     seqs.set(id, 0);
+    members.set(id, new Map());
     ack?.({ id });
   });
   // Joins and leaves are announced to the room and stored, as gif-chat's system entries are
@@ -39,14 +42,20 @@ io.on('connection', (socket) => {
     void batcher.write({ op: 'append', entry }, () => io.to(room).emit('system', entry)).catch(() => {});
   };
   socket.on('disconnecting', () => {
-    for (const room of socket.rooms) if (seqs.has(room)) announce(room, 'left');
+    for (const room of socket.rooms) {
+      if (!seqs.has(room)) continue;
+      members.get(room)!.delete(user.id);
+      announce(room, 'left');
+    }
   });
   socket.on('join', async (data: { room: string; since?: number }, ack: Ack) => {
     if (!seqs.has(data?.room)) return ack?.({ error: 'not_found' });
     if (!socket.rooms.has(data.room)) announce(data.room, 'joined');
     await socket.join(data.room);
+    members.get(data.room)!.set(user.id, user);
     const history = data.since === undefined ? await store.entriesBefore(data.room, undefined, 50) : await store.entriesAfter(data.room, data.since, 1000);
-    ack?.({ history: history.filter((e) => !('kind' in e)) });
+    // The same reply as gif-chat's join: the room, its members, and its history with system entries.
+    ack?.({ room: { id: data.room }, members: [...members.get(data.room)!.values()], history });
   });
   socket.on('message', (data: { room: string; text: string }, ack: Ack) => {
     const room = data?.room;

@@ -4,7 +4,7 @@ import { Handler } from './handler';
 /** `leave` {room}: takes this socket out of the room (the user leaves with their last socket). */
 export const leave: Handler<'leave'> = ({ chat, conn, data }) => {
   const room = chat.room(data.room);
-  if (!conn.feeds.has(room.id)) throw fail.notJoined(room.id);
+  if (!conn.inRoom(room.id)) throw fail.notJoined(room.id);
   chat.leaveRoom(conn, room, 'left');
   return {};
 };

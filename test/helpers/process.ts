@@ -1,10 +1,18 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '../..');
 const running = new Set<ChildProcess>();
 
-/** A server started as `npm start` starts it (node dist/src/main.js), in its own process. */
+/** The arguments `npm start` gives node (package.json), e.g. `--max-semi-space-size=2 dist/src/main.js`. */
+function startArgs(): string[] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const [, ...args] = pkg.scripts.start.split(/\s+/);
+  return args.map((arg) => (arg.startsWith('-') ? arg : path.join(root, arg)));
+}
+
+/** A server started as `npm start` starts it, in its own process. */
 export interface ServerProcess {
   child: ChildProcess;
   port: number;
@@ -13,7 +21,7 @@ export interface ServerProcess {
 }
 
 function launch(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: ServerProcess['exited'] } {
-  const child = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, startArgs(), {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ACCESS_LOG: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
