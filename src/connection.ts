@@ -46,6 +46,8 @@ interface RoomFeed {
 export class Connection implements Flushable, Bucket {
   /** Set by each inbound frame or pong; cleared by each heartbeat round. */
   alive = true;
+  /** Which slice of the heartbeat round visits this socket (see Gateway). */
+  slot = 0;
   /** Frames refused by the rate limit since the last accepted one. */
   strikes = 0;
   /** This socket's rate-limit bucket (see TokenBucket), kept inline: idle sockets are the bulk. */

@@ -62,6 +62,22 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
     expect(s.app.chat.connections.size).toBe(1);
   });
 
+  test('heartbeat pings are spread over the round, each socket pinged once per round', async () => {
+    const s = await startServer({ heartbeatMs: 1000 }); // 4 slices of 250 ms
+    const clients = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(s.wsUrl)));
+    const pings: number[][] = clients.map(() => []);
+    const start = Date.now();
+    clients.forEach((c, i) => c.ws.on('ping', () => pings[i].push(Date.now() - start)));
+    await sleep(2100);
+    // Every socket got about one ping per second, never a burst...
+    for (const times of pings) expect(times.length).toBeGreaterThanOrEqual(1);
+    for (const times of pings) expect(times.length).toBeLessThanOrEqual(3);
+    // ...and not all in the same turn: the first pings span most of a round.
+    const firsts = pings.map((t) => t[0]);
+    expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThanOrEqual(500);
+    expect(s.app.chat.connections.size).toBe(8);
+  });
+
   test('a slow consumer past OUTBOX_LIMIT is cut off; it recovers with join + since', async () => {
     const s = await startServer({ outboxLimit: 16 * 1024, ratePerSec: 10_000, rateBurst: 10_000 });
     const sender = await TestClient.connect(s.wsUrl);
