@@ -9,7 +9,7 @@ import { Flusher } from './flusher';
 import { Logger } from './logger';
 import { HistoryCache } from './history-cache';
 import { hashPassword } from './password';
-import { encodePush, Entry, MessageEntry, RoomInfo, SystemEntry, SystemKind, UserInfo } from './protocol';
+import { encodeEntry, encodePush, Entry, MessageEntry, RoomInfo, SystemEntry, SystemKind, UserInfo } from './protocol';
 import { Room } from './room';
 import { RoomUpdates } from './room-updates';
 import { Store } from './store/store';
@@ -296,7 +296,7 @@ export class Chat {
       .write({ op: 'append', entry }, () => {
         this.history.add(entry);
         room.lastActivity = entry.ts;
-        this.bus.publish(roomTopic(room.id), { frame: encodePush(event, entry), seq: entry.seq });
+        this.bus.publish(roomTopic(room.id), { frame: encodeEntry(event, entry), seq: entry.seq });
         afterPublish?.();
       })
       .then(() => entry);

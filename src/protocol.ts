@@ -186,6 +186,34 @@ export function isProblem(result: Envelope | EnvelopeProblem): result is Envelop
   return (result as EnvelopeProblem).code !== undefined;
 }
 
+/** Data already encoded as JSON: acks embed it as is instead of encoding it again. */
+export class RawJson {
+  constructor(readonly json: string) {}
+}
+
+const ENTRY_JSON = Symbol('entryJson');
+
+/**
+ * An entry's JSON, encoded once and kept on the entry (a symbol key, which
+ * JSON.stringify ignores): the push, the sender's ack, and every join and history
+ * page that serves it from the history tail reuse the same string. Entries are not
+ * changed once committed.
+ */
+export function entryJson(entry: Entry): string {
+  const keep = entry as Entry & { [ENTRY_JSON]?: string };
+  return (keep[ENTRY_JSON] ??= JSON.stringify(entry));
+}
+
+/** A JSON array of entries, from their kept JSON. */
+export function entriesJson(entries: readonly Entry[]): string {
+  return `[${entries.map(entryJson).join(',')}]`;
+}
+
+/** Encodes an entry push (`message` or `system`) from the entry's kept JSON. */
+export function encodeEntry(event: 'message' | 'system', entry: Entry): Buffer {
+  return textFrame(`{"event":"${event}","data":${entryJson(entry)}}`);
+}
+
 /** Encodes a server push as a complete WebSocket frame. Encode once, write the same bytes to every recipient. */
 export function encodePush(event: string, data: unknown): Buffer {
   return textFrame(JSON.stringify({ event, data }));
@@ -193,6 +221,7 @@ export function encodePush(event: string, data: unknown): Buffer {
 
 /** Encodes the reply to a request that carried `id`, as a WebSocket frame. */
 export function encodeAck(id: number, data: unknown): Buffer {
+  if (data instanceof RawJson) return textFrame(`{"event":"ack","id":${id},"data":${data.json}}`);
   return textFrame(JSON.stringify({ event: 'ack', id, data: data === undefined ? {} : data }));
 }
 

@@ -1,7 +1,8 @@
+import { entriesJson, RawJson } from '../protocol';
 import { Handler } from './handler';
 
 /** `history` {room, before?, limit?}: a page of older entries, oldest first. Members only. */
-export const history: Handler<'history'> = ({ chat, conn, data }) => {
+export const history: Handler<'history'> = async ({ chat, conn, data }) => {
   const room = chat.memberRoom(data.room, conn.user);
-  return chat.history.before(room.id, data.before, data.limit ?? chat.config.historyLimit);
+  return new RawJson(entriesJson(await chat.history.before(room.id, data.before, data.limit ?? chat.config.historyLimit)));
 };

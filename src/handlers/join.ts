@@ -1,6 +1,6 @@
 import { ChatError, fail } from '../errors';
 import { verifyPassword } from '../password';
-import { Entry } from '../protocol';
+import { entriesJson, Entry, RawJson } from '../protocol';
 import { Handler } from './handler';
 
 /**
@@ -48,5 +48,7 @@ export const join: Handler<'join'> = async ({ chat, identity, conn, data, afterR
   const floor = history.length > 0 ? history[history.length - 1].seq : (data.since ?? 0);
   afterReply(() => conn.settleFeed(room.id, floor, more));
   const members = [...room.members.values()].map((m) => m.user.info);
-  return more ? { room: room.info(), members, history, more } : { room: room.info(), members, history };
+  // {room, members, history[, more]}, with the history entries' kept JSON.
+  const head = `{"room":${JSON.stringify(room.info())},"members":${JSON.stringify(members)},"history":${entriesJson(history)}`;
+  return new RawJson(more ? `${head},"more":true}` : `${head}}`);
 };
