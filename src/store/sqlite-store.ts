@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { WalCheckpointer } from './wal-checkpointer';
 import { Entry, SystemKind } from '../protocol';
 import { RoomRecord, Store, StoredRoom, WriteOp } from './store';
 
@@ -97,6 +98,11 @@ function wrap<T>(what: string, fn: () => T): Promise<T> {
   }
 }
 
+/** How often the worker thread checkpoints the WAL. */
+export const CHECKPOINT_INTERVAL_MS = 500;
+/** Bytes the WAL file is trimmed back to once a checkpoint let it start over. */
+export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
 /**
  * Opens (creating when needed) the SQLite database at `file`, in WAL mode.
  * synchronous=NORMAL: a committed transaction survives a crash of the process
@@ -109,7 +115,14 @@ export function openSqliteStore(file: string): Store {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = OFF');
   db.pragma('busy_timeout = 5000');
+  // After a checkpoint lets the WAL start over, trim the file back to this size.
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
   db.exec(schema);
+  // Checkpoints run in a worker thread; if it fails, commits checkpoint as SQLite does by default.
+  db.pragma('wal_autocheckpoint = 0');
+  const checkpointer = new WalCheckpointer(path.resolve(file), CHECKPOINT_INTERVAL_MS, () => {
+    if (db.open) db.pragma('wal_autocheckpoint = 1000');
+  });
 
   // Prepared once; the hot path only binds and steps.
   const insertRoom = db.prepare(
@@ -185,11 +198,12 @@ export function openSqliteStore(file: string): Store {
     touchSession: (sid, expires) => wrap('touchSession', () => void touchSession.run(expires, sid)),
     destroySession: (sid) => wrap('destroySession', () => void deleteSession.run(sid)),
     pruneSessions: (now) => wrap('pruneSessions', () => pruneSessions.run(now).changes),
-    close: () =>
-      wrap('close', () => {
-        if (closed) return;
-        closed = true;
-        db.close();
-      }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await checkpointer.close();
+      // The last connection to close checkpoints what is left and removes the WAL.
+      return wrap('close', () => void db.close());
+    },
   };
 }

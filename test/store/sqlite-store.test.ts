@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { tempDataDir } from '../helpers/server';
@@ -6,4 +7,29 @@ import { storeContract } from './store-contract';
 storeContract('sqlite', async () => {
   const file = path.join(tempDataDir(), 'nested', 'gif-chat.db');
   return { store: openSqliteStore(file), reopen: async () => openSqliteStore(file) };
+});
+
+describe('sqlite store: WAL checkpoints in a worker thread', () => {
+  test('committed pages reach the database file without a commit checkpointing, and close removes the WAL', async () => {
+    const file = path.join(tempDataDir(), 'wal.db');
+    const store = openSqliteStore(file);
+    const owner = { id: 'u1', name: 'Ann', color: '#123456' };
+    await store.commit([{ op: 'createRoom', room: { id: 'r1', title: 'T', max: 10, passwordHash: null, owner, createdAt: 1 } }]);
+    const before = fs.statSync(file).size;
+    for (let batch = 0; batch < 20; batch++) {
+      await store.commit(
+        Array.from({ length: 100 }, (_, i) => ({ op: 'append' as const, entry: { room: 'r1', seq: batch * 100 + i + 1, user: owner, text: 'x'.repeat(200), ts: 1 } })),
+      );
+    }
+    // Commits never checkpoint (wal_autocheckpoint = 0): the pages reach the file only through the worker.
+    const deadline = Date.now() + 5000;
+    while (fs.statSync(file).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(fs.statSync(file).size).toBeGreaterThan(before + 200 * 1000);
+    expect(fs.existsSync(`${file}-wal`)).toBe(true);
+    await store.close();
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
+    const again = openSqliteStore(file);
+    expect((await again.entriesAfter('r1', 0, 5000)).length).toBe(2000);
+    await again.close();
+  });
 });
