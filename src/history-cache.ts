@@ -2,7 +2,7 @@ import { Entry } from './protocol';
 import { Store } from './store/store';
 
 /** Entries kept in memory per room: the tail every join and most `history` pages read. */
-export const CACHE_PER_ROOM = 200;
+export const CACHE_PER_ROOM = 100;
 
 interface RoomTail {
   /** Committed entries, oldest first, with no gap after `floor`. */
