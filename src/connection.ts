@@ -40,8 +40,9 @@ interface RoomFeed {
 
 /**
  * One WebSocket and what the server tracks for it. Sends only while the socket is
- * OPEN; what is sent during one event-loop turn leaves in one write at the end of it
- * (see Flusher); a socket whose unsent bytes pass the outbox limit is cut off.
+ * OPEN; what is sent while one callback and its promise continuations run leaves in
+ * one write right after them (see Flusher); a socket whose unsent bytes pass the
+ * outbox limit is cut off.
  */
 export class Connection implements Flushable, Bucket {
   /** Set by each inbound frame or pong; cleared by each heartbeat round. */
@@ -97,7 +98,7 @@ export class Connection implements Flushable, Bucket {
     this.feeds = rest.length > 0 ? rest : null;
   }
 
-  /** Queues one complete frame (from encodePush/encodeAck/encodeError) if the socket is open. */
+  /** Queues one complete frame (from encodePush/encodeEntry/encodeAck/encodeError) if the socket is open. */
   send(frame: Buffer): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.options.stats.framesOut++;

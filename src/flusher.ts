@@ -1,4 +1,4 @@
-/** Something with output queued during this event-loop turn. */
+/** Something with output queued, written out by flush(). */
 export interface Flushable {
   flush(): void;
 }
