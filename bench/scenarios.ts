@@ -53,6 +53,12 @@ function createRooms(worker: LoadWorker, kind: ServerKind, url: string, count: n
   return worker.call('create', { kind, url, count, max }).then((r) => r.rooms);
 }
 
+/** Starts a CPU reading of the server and the load generators; calling the result gives the ms each used since. */
+function cpuSince(server: RunningServer, workers: LoadWorker[]): () => { server: number; generators: number } {
+  const [server0, generators0] = [server.cpuMs(), generatorCpuMs(workers)];
+  return () => ({ server: server.cpuMs() - server0, generators: generatorCpuMs(workers) - generators0 });
+}
+
 /**
  * Waits until the server and the load generators are quiet (each under 5% of a core over
  * half a second), at least `minMs` and at most `maxMs`: what a join storm set off (lobby
@@ -62,9 +68,10 @@ async function settle(server: RunningServer, workers: LoadWorker[], minMs: numbe
   await sleep(minMs);
   const stopAt = Date.now() + maxMs - minMs;
   while (Date.now() < stopAt) {
-    const [cpu0, gen0] = [server.cpuMs(), generatorCpuMs(workers)];
+    const used = cpuSince(server, workers);
     await sleep(500);
-    if (server.cpuMs() - cpu0 < 25 && generatorCpuMs(workers) - gen0 < 25 * workers.length) return;
+    const cpu = used();
+    if (cpu.server < 25 && cpu.generators < 25 * workers.length) return;
   }
 }
 
@@ -136,12 +143,10 @@ const chatty: Scenario = {
         // Let the join storm's aftermath (gif-chat's lobby batches, presence pushes) drain: this measures steady chat.
         await settle(server, workers, pick(mode, 5000, 5000, 200), pick(mode, 20_000, 20_000, 1000));
         await Promise.all(workers.map((w) => w.call('reset', {}).then(() => w.call('track', { latency: true, seqs: false }))));
-        const cpu0 = server.cpuMs();
-        const gen0 = generatorCpuMs(workers);
+        const used = cpuSince(server, workers);
         const t0 = Date.now();
         const sent = await Promise.all(workers.map((w) => w.call('paced', { rate: 1, durationMs })));
-        const cpu = server.cpuMs() - cpu0;
-        const gen = generatorCpuMs(workers) - gen0;
+        const cpu = used();
         const wall = Date.now() - t0;
         const acked = sent.reduce((a, s) => a + s.acked, 0);
         const done = await waitForReceipts(workers, acked * 10, 5000);
@@ -149,8 +154,8 @@ const chatty: Scenario = {
           p50: done.latency.percentile(50),
           p99: done.latency.percentile(99),
           max: done.latency.max,
-          cpuPercent: (cpu / wall) * 100,
-          generatorCpuPercent: (gen / wall) * 100,
+          cpuPercent: (cpu.server / wall) * 100,
+          generatorCpuPercent: (cpu.generators / wall) * 100,
           generatorLoopP99: done.loopP99,
           acked,
         };
@@ -177,9 +182,9 @@ const idle: Scenario = {
         const rooms = await createRooms(workers[0], kind, server.url, Math.max(1, clients / 100), 1000);
         await sleep(300);
         const rss0 = server.rss();
-        const [cpuA, genA] = [server.cpuMs(), generatorCpuMs(workers)];
+        const used = cpuSince(server, workers);
         const connected = await connectAll(workers, kind, server.url, clients, rooms);
-        const [cpuB, genB] = [server.cpuMs(), generatorCpuMs(workers)];
+        const connecting = used();
         await sleep(pick(mode, 1000, 1000, 200));
         const cpu0 = server.cpuMs();
         await sleep(idleMs);
@@ -189,8 +194,8 @@ const idle: Scenario = {
         return {
           rssKiBPerConnection: (rss1 - rss0) / 1024 / clients,
           connectsPerSec: clients / (connected.ms / 1000),
-          connectCpuPercent: ((cpuB - cpuA) / connected.ms) * 100,
-          connectGeneratorCpuPercent: ((genB - genA) / connected.ms) * 100,
+          connectCpuPercent: (connecting.server / connected.ms) * 100,
+          connectGeneratorCpuPercent: (connecting.generators / connected.ms) * 100,
           idleCpuMsPerSec: cpu / (idleMs / 1000),
         };
       }),
