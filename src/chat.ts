@@ -296,7 +296,8 @@ export class Chat {
       .write({ op: 'append', entry }, () => {
         this.history.add(entry);
         room.lastActivity = entry.ts;
-        this.bus.publish(roomTopic(room.id), { frame: encodeEntry(event, entry), seq: entry.seq });
+        const presence = 'kind' in entry && (entry.kind === 'joined' || entry.kind === 'left');
+        this.bus.publish(roomTopic(room.id), { frame: encodeEntry(event, entry), seq: entry.seq, lazy: presence || undefined });
         afterPublish?.();
       })
       .then(() => entry);
@@ -351,6 +352,7 @@ export class Chat {
     await this.batcher.drain();
     for (const room of [...this.rooms.values()]) this.untrack(room);
     this.roomUpdates.close();
+    this.flusher.close();
     for (const conn of this.connections) conn.user.stopFeed();
     this.stopLobby();
   }

@@ -64,6 +64,7 @@ export class Connection implements Flushable, Bucket {
   private outbox: Buffer[] | null = null;
   private outboxBytes = 0;
   private flushQueued = false;
+  private lazyQueued = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -98,16 +99,24 @@ export class Connection implements Flushable, Bucket {
     this.feeds = rest.length > 0 ? rest : null;
   }
 
-  /** Queues one complete frame (from encodePush/encodeEntry/encodeAck/encodeError) if the socket is open. */
-  send(frame: Buffer): void {
+  /**
+   * Queues one complete frame (from encodePush/encodeEntry/encodeAck/encodeError) if the
+   * socket is open. A `lazy` frame (presence) may wait for the Flusher's lazy interval;
+   * anything else is written right after the current callback, with what waits before it.
+   */
+  send(frame: Buffer, lazy = false): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.options.stats.framesOut++;
     if (this.outbox) this.outbox.push(frame);
     else this.outbox = [frame];
     this.outboxBytes += frame.length;
-    if (!this.flushQueued) {
+    if (this.flushQueued) return;
+    if (!lazy) {
       this.flushQueued = true;
       this.options.flusher.add(this);
+    } else if (!this.lazyQueued) {
+      this.lazyQueued = true;
+      this.options.flusher.addLazy(this);
     }
   }
 
@@ -117,6 +126,7 @@ export class Connection implements Flushable, Bucket {
    */
   flush(): void {
     this.flushQueued = false;
+    this.lazyQueued = false;
     const frames = this.outbox;
     if (!frames) return;
     const bytes = this.outboxBytes;
@@ -177,7 +187,7 @@ export class Connection implements Flushable, Bucket {
     }
     feed.mode = 'live';
     for (const message of buffer) {
-      if (message.seq === undefined || message.seq > floor) this.send(message.frame);
+      if (message.seq === undefined || message.seq > floor) this.send(message.frame, message.lazy);
     }
   }
 
@@ -186,7 +196,7 @@ export class Connection implements Flushable, Bucket {
     const feed = this.feed(room);
     if (!feed || message.exceptUser === this.user.info.id) return;
     if (feed.mode === 'live') {
-      this.send(message.frame);
+      this.send(message.frame, message.lazy);
     } else if (feed.mode === 'pending') {
       (feed.buffer ??= []).push(message);
       feed.bufferedBytes += message.frame.length;

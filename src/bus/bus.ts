@@ -6,6 +6,8 @@ export interface BusMessage {
   seq?: number;
   /** A user whose sockets must not receive it (typing goes to the others only). */
   exceptUser?: string;
+  /** Presence: may reach each socket a little later, in one write with what follows (see Flusher). */
+  lazy?: boolean;
 }
 
 /** Called with every message published to a topic it subscribed to. */

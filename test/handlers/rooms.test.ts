@@ -17,6 +17,34 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
     expect(JSON.stringify(rooms)).not.toContain('scrypt');
   });
 
+  test('presence is batched: joins reach a member together, within the interval, and never after a later message', async () => {
+    const s = await startServer({ ratePerSec: 10_000, rateBurst: 10_000 });
+    const a = await TestClient.connect(s.wsUrl);
+    const room = await a.request('create', { title: 'filling', max: 100 });
+    await a.request('join', { room: room.id });
+    await a.next('system', (e) => e.kind === 'joined', 0);
+    const from = a.frames.length;
+    const guests = await Promise.all(Array.from({ length: 5 }, () => TestClient.connect(s.wsUrl)));
+    const started = Date.now();
+    await Promise.all(guests.map((g) => g.request('join', { room: room.id })));
+    await a.waitFor(() => a.frames.slice(from).filter((f) => f.event === 'system').length === 5, from, 2000);
+    expect(Date.now() - started).toBeLessThan(1500);
+    const joined = a.frames.slice(from).filter((f) => f.event === 'system');
+    expect(new Set(joined.map((f) => f.data.user.id))).toEqual(new Set(guests.map((g) => g.user.id)));
+    // A message right after a join: the waiting joined entry goes first, in seq order, without waiting.
+    const late = await TestClient.connect(s.wsUrl);
+    const mark = a.frames.length;
+    await late.request('join', { room: room.id });
+    const sent = await late.request('message', { room: room.id, text: 'hi' });
+    const pushed = await a.next('message', (m) => m.seq === sent.seq, mark);
+    const seen = a.frames.slice(mark).filter((f) => f.event === 'system' || f.event === 'message');
+    expect(seen.map((f) => [f.event, f.data.seq])).toEqual([
+      ['system', sent.seq - 1],
+      ['message', sent.seq],
+    ]);
+    expect(pushed.data.text).toBe('hi');
+  });
+
   test('create defaults max to 10 and validates every field', async () => {
     const s = await startServer();
     const a = await TestClient.connect(s.wsUrl);
