@@ -11,6 +11,7 @@ import { HistoryCache } from './history-cache';
 import { hashPassword } from './password';
 import { encodeEntry, encodePush, Entry, MessageEntry, RoomInfo, SystemEntry, SystemKind, UserInfo } from './protocol';
 import { Room } from './room';
+import { PresenceBatcher } from './presence-batcher';
 import { RoomUpdates } from './room-updates';
 import { Store } from './store/store';
 import { OnlineUser, UserDirectory } from './user-directory';
@@ -47,6 +48,8 @@ export class Chat {
   readonly history: HistoryCache;
   private readonly flusher = new Flusher();
   private readonly roomUpdates: RoomUpdates;
+  /** Joins and leaves, batched per room (see PresenceBatcher). */
+  private readonly presence: PresenceBatcher;
   readonly config: Config;
   readonly store: Store;
   private readonly bus: Bus;
@@ -69,6 +72,7 @@ export class Chat {
       flusher: this.flusher,
     };
     this.batcher = new WriteBatcher(deps.store, deps.logger);
+    this.presence = new PresenceBatcher((topic, message) => this.bus.publish(topic, message));
     this.history = new HistoryCache(deps.store);
     this.roomUpdates = new RoomUpdates(
       ROOM_UPDATE_INTERVAL_MS,
@@ -214,7 +218,7 @@ export class Chat {
     void this.batcher.write({ op: 'setOwner', room: room.id, owner: user }).catch((err) => this.logger.error('storing an owner failed', err));
     this.touchRoom(room);
     return this.record(room, 'owner', user, () => {
-      this.bus.publish(roomTopic(room.id), { frame: encodePush('owner', { room: room.id, user }) });
+      this.pushRoom(roomTopic(room.id), { frame: encodePush('owner', { room: room.id, user }) });
     }).then(() => undefined);
   }
 
@@ -296,8 +300,9 @@ export class Chat {
       .write({ op: 'append', entry }, () => {
         this.history.add(entry);
         room.lastActivity = entry.ts;
-        const presence = 'kind' in entry && (entry.kind === 'joined' || entry.kind === 'left');
-        this.bus.publish(roomTopic(room.id), { frame: encodeEntry(event, entry), seq: entry.seq, lazy: presence || undefined });
+        const topic = roomTopic(room.id);
+        if ('kind' in entry && (entry.kind === 'joined' || entry.kind === 'left')) this.presence.add(topic, entry);
+        else this.pushRoom(topic, { frame: encodeEntry(event, entry), seq: entry.seq });
         afterPublish?.();
       })
       .then(() => entry);
@@ -307,8 +312,18 @@ export class Chat {
 
   /** Pushes to the room's sockets that are not `exceptUser`'s (typing). */
   publishRoom(room: Room, event: string, data: unknown, exceptUser?: string): void {
-    const message: BusMessage = { frame: encodePush(event, data), exceptUser };
-    this.bus.publish(roomTopic(room.id), message);
+    this.pushRoom(roomTopic(room.id), { frame: encodePush(event, data), exceptUser });
+  }
+
+  /** Publishes the room's waiting presence entries now (see PresenceBatcher). */
+  releasePresence(room: Room): void {
+    this.presence.flush(roomTopic(room.id));
+  }
+
+  /** Every push to a room goes out after the presence that waits for it (seq order). */
+  private pushRoom(topic: string, message: BusMessage): void {
+    this.presence.flush(topic);
+    this.bus.publish(topic, message);
   }
 
   /** Pushes to every socket of each of these users (encoded once). */
@@ -337,6 +352,7 @@ export class Chat {
   }
 
   private untrack(room: Room): void {
+    this.presence.flush(roomTopic(room.id));
     this.rooms.delete(room.id);
     room.unsubscribe();
   }
@@ -350,9 +366,9 @@ export class Chat {
   async close(): Promise<void> {
     this.closing = true;
     await this.batcher.drain();
+    this.presence.close();
     for (const room of [...this.rooms.values()]) this.untrack(room);
     this.roomUpdates.close();
-    this.flusher.close();
     for (const conn of this.connections) conn.user.stopFeed();
     this.stopLobby();
   }

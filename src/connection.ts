@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
-import { BusMessage } from './bus/bus';
+import { BusMessage, framesAfter } from './bus/bus';
 import { Flushable, Flusher } from './flusher';
 import { ErrorCode } from './errors';
 import { encodeAck, encodeError } from './protocol';
@@ -36,6 +36,8 @@ interface RoomFeed {
   /** Pushes held while pending; null otherwise. */
   buffer: BusMessage[] | null;
   bufferedBytes: number;
+  /** The highest seq this socket has of the room (history or pushes): nothing at or below it is sent again. */
+  floor: number;
 }
 
 /**
@@ -64,7 +66,6 @@ export class Connection implements Flushable, Bucket {
   private outbox: Buffer[] | null = null;
   private outboxBytes = 0;
   private flushQueued = false;
-  private lazyQueued = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -99,24 +100,16 @@ export class Connection implements Flushable, Bucket {
     this.feeds = rest.length > 0 ? rest : null;
   }
 
-  /**
-   * Queues one complete frame (from encodePush/encodeEntry/encodeAck/encodeError) if the
-   * socket is open. A `lazy` frame (presence) may wait for the Flusher's lazy interval;
-   * anything else is written right after the current callback, with what waits before it.
-   */
-  send(frame: Buffer, lazy = false): void {
+  /** Queues one complete frame (from encodePush/encodeEntry/encodeAck/encodeError) if the socket is open. */
+  send(frame: Buffer): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.options.stats.framesOut++;
     if (this.outbox) this.outbox.push(frame);
     else this.outbox = [frame];
     this.outboxBytes += frame.length;
-    if (this.flushQueued) return;
-    if (!lazy) {
+    if (!this.flushQueued) {
       this.flushQueued = true;
       this.options.flusher.add(this);
-    } else if (!this.lazyQueued) {
-      this.lazyQueued = true;
-      this.options.flusher.addLazy(this);
     }
   }
 
@@ -126,7 +119,6 @@ export class Connection implements Flushable, Bucket {
    */
   flush(): void {
     this.flushQueued = false;
-    this.lazyQueued = false;
     const frames = this.outbox;
     if (!frames) return;
     const bytes = this.outboxBytes;
@@ -166,14 +158,14 @@ export class Connection implements Flushable, Bucket {
     const feed = this.feed(room);
     if (feed) feed.mode = 'pending';
     else {
-      const fresh: RoomFeed = { room, mode: 'pending', buffer: null, bufferedBytes: 0 };
+      const fresh: RoomFeed = { room, mode: 'pending', buffer: null, bufferedBytes: 0, floor: 0 };
       this.feeds = this.feeds ? [...this.feeds, fresh] : [fresh];
     }
   }
 
   /**
    * Ends a pending feed: sends what was buffered with seq above `floor` (and every
-   * non-entry push), then goes live; or, when `behind`, drops it and waits for the next join.
+   * non-entry push), then goes live, never sending a seq at or below the floor again; or, when `behind`, drops it and waits for the next join.
    */
   settleFeed(room: string, floor: number, behind: boolean): void {
     const feed = this.feed(room);
@@ -186,9 +178,17 @@ export class Connection implements Flushable, Bucket {
       return;
     }
     feed.mode = 'live';
-    for (const message of buffer) {
-      if (message.seq === undefined || message.seq > floor) this.send(message.frame, message.lazy);
-    }
+    feed.floor = floor;
+    for (const message of buffer) this.sendAfterFloor(feed, message);
+  }
+
+  /** Sends what of a room push this socket does not have yet (a presence batch may be partly in its history). */
+  private sendAfterFloor(feed: RoomFeed, message: BusMessage): void {
+    if (message.seq === undefined) return this.send(message.frame);
+    const frame = framesAfter(message, feed.floor);
+    if (!frame) return;
+    feed.floor = message.seq;
+    this.send(frame);
   }
 
   /** Delivers a room push according to the feed's mode. */
@@ -196,7 +196,7 @@ export class Connection implements Flushable, Bucket {
     const feed = this.feed(room);
     if (!feed || message.exceptUser === this.user.info.id) return;
     if (feed.mode === 'live') {
-      this.send(message.frame, message.lazy);
+      this.sendAfterFloor(feed, message);
     } else if (feed.mode === 'pending') {
       (feed.buffer ??= []).push(message);
       feed.bufferedBytes += message.frame.length;

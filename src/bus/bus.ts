@@ -2,12 +2,24 @@
 export interface BusMessage {
   /** The push as complete WebSocket frames (usually one), written as they are to every recipient. */
   frame: Buffer;
-  /** Room seq of the entry, when the frame is a room entry (used to resume without gaps). */
+  /** Room seq of the entry, when the frame is a room entry (used to resume without gaps); the last one's when there are `parts`. */
   seq?: number;
+  /** When the frame holds several entries (a presence batch): each one's seq and where its frame starts, in seq order. */
+  parts?: readonly { seq: number; offset: number }[];
   /** A user whose sockets must not receive it (typing goes to the others only). */
   exceptUser?: string;
-  /** Presence: may reach each socket a little later, in one write with what follows (see Flusher). */
-  lazy?: boolean;
+}
+
+/**
+ * What of `message` a socket still needs when it already has every entry up to seq
+ * `floor`: all of it, the tail of a batch, or null.
+ */
+export function framesAfter(message: BusMessage, floor: number): Buffer | null {
+  if (message.seq === undefined || message.seq > floor) {
+    const first = message.parts?.find((part) => part.seq > floor);
+    return first && first.offset > 0 ? message.frame.subarray(first.offset) : message.frame;
+  }
+  return null;
 }
 
 /** Called with every message published to a topic it subscribed to. */

@@ -45,6 +45,28 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
     expect(pushed.data.text).toBe('hi');
   });
 
+  test('a presence batch partly in a joiner history reaches it without the entries it already has', async () => {
+    const s = await startServer({ ratePerSec: 10_000, rateBurst: 10_000 });
+    const a = await TestClient.connect(s.wsUrl);
+    const room = await a.request('create', { title: 'overlap', max: 100 });
+    await a.request('join', { room: room.id });
+    await a.next('system', (e) => e.kind === 'joined', 0);
+    // b's joined entry is committed but still waits in the room's batch when c joins.
+    const b = await TestClient.connect(s.wsUrl);
+    await b.request('join', { room: room.id });
+    const c = await TestClient.connect(s.wsUrl);
+    const joined = await c.request('join', { room: room.id });
+    const bSeq = joined.history.find((e: any) => e.kind === 'joined' && e.user.id === b.user.id)?.seq;
+    expect(bSeq).toBeGreaterThan(0);
+    const own = await c.next('system', (e) => e.kind === 'joined' && e.user.id === c.user.id, 0);
+    // a has everything once; c has b's entry once (from history) and its own once (pushed).
+    await a.next('system', (e) => e.seq === own.data.seq, 0);
+    const seqs = (client: TestClient) => client.frames.filter((f) => f.event === 'system').map((f) => f.data.seq);
+    expect(seqs(c)).toEqual([own.data.seq]);
+    expect(new Set(seqs(a)).size).toBe(seqs(a).length);
+    expect(seqs(a)).toEqual(expect.arrayContaining([bSeq, own.data.seq]));
+  });
+
   test('create defaults max to 10 and validates every field', async () => {
     const s = await startServer();
     const a = await TestClient.connect(s.wsUrl);
