@@ -45,7 +45,7 @@ describe('dispatcher: envelope, errors, order, rate limit', () => {
     const bystander = await TestClient.connect(s.wsUrl);
     const room = await bystander.request('create', { title: 'calm' });
     await bystander.request('join', { room: room.id });
-    await bystander.next('system', (e) => e.kind === 'joined', 0); // its own presence entry (batched, see Flusher)
+    await bystander.next('system', (e) => e.kind === 'joined', 0); // its own presence entry (batched, see PresenceBatcher)
     const before = bystander.frames.length;
     let errors = 0;
     const send = (data: string | Buffer, binary = false) => {
