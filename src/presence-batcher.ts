@@ -2,21 +2,28 @@ import { BusMessage } from './bus/bus';
 import { encodeEntry, SystemEntry } from './protocol';
 
 /** How long committed presence (`joined`/`left` entries) may wait to go out with the room's next ones. */
-export const PRESENCE_BATCH_MS = 500;
+export const PRESENCE_BATCH_MS = 1000;
 
 /**
- * Holds a room's committed presence entries for up to `intervalMs` and publishes them
- * as one bus message: one buffer of frames, encoded once, written as it is to every
- * member. A room filling up then costs each member one write per interval instead of
- * one per join. Any other push to the room must call `flush(topic)` first, so nothing
- * overtakes a waiting entry and every socket still sees the room in seq order.
+ * Throttles a room's presence. The first committed `joined`/`left` entry of a quiet
+ * room is published at once; those that follow within `intervalMs` wait and go out
+ * together at the next tick, as one bus message: one buffer of frames, encoded once,
+ * written as it is to every member. A room filling up then costs each member one write
+ * per interval instead of one per join. Any other push to the room must call
+ * `flush(topic)` first, so nothing overtakes a waiting entry and every socket still
+ * sees the room in seq order.
  */
 export class PresenceBatcher {
   private waiting = new Map<string, SystemEntry[]>();
+  /** Topics published by this batcher since the last tick: their next entries wait. */
+  private recent = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly flushAll = () => {
+  private readonly tick = () => {
     this.timer = undefined;
-    for (const topic of [...this.waiting.keys()]) this.flush(topic);
+    const due = [...this.waiting.keys()];
+    for (const topic of due) this.flush(topic);
+    this.recent = new Set(due);
+    if (this.recent.size > 0) this.timer = setTimeout(this.tick, this.intervalMs);
   };
 
   constructor(
@@ -24,12 +31,16 @@ export class PresenceBatcher {
     private readonly intervalMs = PRESENCE_BATCH_MS,
   ) {}
 
-  /** Queues a committed entry for `topic` (entries arrive in seq order). */
+  /** Publishes a committed entry for `topic` now if the room was quiet, else queues it (entries arrive in seq order). */
   add(topic: string, entry: SystemEntry): void {
     const list = this.waiting.get(topic);
     if (list) list.push(entry);
     else this.waiting.set(topic, [entry]);
-    this.timer ??= setTimeout(this.flushAll, this.intervalMs);
+    if (!list && !this.recent.has(topic)) {
+      this.flush(topic);
+      this.recent.add(topic);
+    }
+    this.timer ??= setTimeout(this.tick, this.intervalMs);
   }
 
   /** Publishes what waits for `topic` now, if anything. */
@@ -54,6 +65,8 @@ export class PresenceBatcher {
   /** Publishes everything that waits and stops the timer. */
   close(): void {
     clearTimeout(this.timer);
-    this.flushAll();
+    this.timer = undefined;
+    for (const topic of [...this.waiting.keys()]) this.flush(topic);
+    this.recent.clear();
   }
 }
