@@ -103,7 +103,7 @@ const connectWhy = (s: Summary) =>
   `While connecting, the server used ${fmt(get(s, 'idle connections', 'gif-chat', 'connectCpuPercent'))}% of a core and the load generators ` +
   `${fmt(get(s, 'idle connections', 'gif-chat', 'connectGeneratorCpuPercent'))}% (Socket.IO: ${fmt(get(s, 'idle connections', 'socket.io', 'connectCpuPercent'))}% and ` +
   `${fmt(get(s, 'idle connections', 'socket.io', 'connectGeneratorCpuPercent'))}%): the generators, not the server, set the pace. ` +
-  'Each join is announced to the room as a stored `joined` entry (both servers), so a room of 100 filling up costs about 5000 pushes, and each join reply carries the members and 50 history entries.';
+  'Each join is announced to the room as a stored `joined` entry (both servers; gif-chat sends a busy room\'s joins together, once a second), and each join reply carries the members and 50 history entries.';
 
 const targets: Target[] = [
   ratioTarget('fan-out', 'deliveriesPerSec', 'deliveries/s at least 4x Socket.IO', 'socket.io', (r) => r >= 4),
