@@ -184,10 +184,12 @@ export class Connection implements Flushable, Bucket {
 
   /** Sends what of a room push this socket does not have yet (a presence batch may be partly in its history). */
   private sendAfterFloor(feed: RoomFeed, message: BusMessage): void {
-    if (message.seq === undefined) return this.send(message.frame);
-    const frame = framesAfter(message, feed.floor);
-    if (!frame) return;
-    feed.floor = message.seq;
+    const seq = message.seq;
+    if (seq === undefined) return this.send(message.frame);
+    if (seq <= feed.floor) return;
+    // The common case, one entry above the floor, stays a plain send (the fan-out hot path).
+    const frame = message.parts === undefined ? message.frame : framesAfter(message, feed.floor)!;
+    feed.floor = seq;
     this.send(frame);
   }
 
