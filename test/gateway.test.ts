@@ -1,4 +1,5 @@
 import { encodePush } from '../src/protocol';
+import { PRESENCE_BATCH_MS } from '../src/presence-batcher';
 import WebSocket from 'ws';
 import { TestClient, sleep } from './helpers/client';
 import { startRoom } from './helpers/room';
@@ -122,6 +123,8 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
     expect(chat.users.size).toBe(1);
     expect(chat.rooms.get(room.id)!.sockets.size).toBe(0);
     expect(chat.rooms.get(room.id)!.members.size).toBe(0);
+    // The presence throttle keeps its tick for up to two intervals after the last leave, then stops.
+    for (const stopAt = Date.now() + 2 * PRESENCE_BATCH_MS + 500; timers() > baseline.timers && Date.now() < stopAt; ) await sleep(50);
     expect(timers()).toBeLessThanOrEqual(baseline.timers);
     expect(s.app.server.listenerCount('upgrade')).toBe(baseline.upgrade);
     const [conn] = chat.connections;
