@@ -165,7 +165,8 @@ export class Connection implements Flushable, Bucket {
 
   /**
    * Ends a pending feed: sends what was buffered with seq above `floor` (and every
-   * non-entry push), then goes live, never sending a seq at or below the floor again; or, when `behind`, drops it and waits for the next join.
+   * non-entry push), then goes live, never sending a seq at or below the floor again;
+   * or, when `behind`, drops it and waits for the next join.
    */
   settleFeed(room: string, floor: number, behind: boolean): void {
     const feed = this.feed(room);
