@@ -109,7 +109,7 @@ const fanout: Scenario = {
         const [room] = await createRooms(sender, kind, server.url, 1, 10_000);
         await connectAll(receivers, kind, server.url, members - 1, [room]);
         await sender.call('connect', { kind, url: server.url, count: 1, rooms: [room], join: true, concurrency: 1 });
-        // The joins' presence pushes (gif-chat batches them for up to 500 ms) are not part of the burst.
+        // The joins' presence pushes (gif-chat sends a busy room's together, once a second) are not part of the burst.
         await settle(server, [sender, ...receivers], pick(mode, 1000, 1000, 200), pick(mode, 10_000, 10_000, 1000));
         const all = [sender, ...receivers];
         await Promise.all(all.map((w) => w.call('reset', {})));
@@ -314,7 +314,7 @@ const hostile: Scenario = {
         const [room] = await createRooms(sender, kind, server.url, 1, 10_000);
         await connectAll(receivers, kind, server.url, members - 1, [room]);
         await sender.call('connect', { kind, url: server.url, count: 1, rooms: [room], join: true, concurrency: 1 });
-        // The joins' presence pushes (gif-chat batches them for up to 500 ms) are not part of the burst.
+        // The joins' presence pushes (gif-chat sends a busy room's together, once a second) are not part of the burst.
         await settle(server, [sender, ...receivers], pick(mode, 1000, 1000, 200), pick(mode, 10_000, 10_000, 1000));
         const calm = await round(server, sender, receivers, 0);
         const bad = await round(server, sender, receivers, Math.round(members * 0.05));

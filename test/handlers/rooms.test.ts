@@ -18,10 +18,7 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
   });
 
   test('presence is batched: joins reach a member together, within the interval, and never after a later message', async () => {
-    const s = await startServer({ ratePerSec: 10_000, rateBurst: 10_000 });
-    const a = await TestClient.connect(s.wsUrl);
-    const room = await a.request('create', { title: 'filling', max: 100 });
-    await a.request('join', { room: room.id });
+    const { s, clients: [a], room } = await startRoom(1, { ratePerSec: 10_000, rateBurst: 10_000 });
     await a.next('system', (e) => e.kind === 'joined', 0);
     const from = a.frames.length;
     const guests = await Promise.all(Array.from({ length: 5 }, () => TestClient.connect(s.wsUrl)));
@@ -46,10 +43,7 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
   });
 
   test('a presence batch partly in a joiner history reaches it without the entries it already has', async () => {
-    const s = await startServer({ ratePerSec: 10_000, rateBurst: 10_000 });
-    const a = await TestClient.connect(s.wsUrl);
-    const room = await a.request('create', { title: 'overlap', max: 100 });
-    await a.request('join', { room: room.id });
+    const { s, clients: [a], room } = await startRoom(1, { ratePerSec: 10_000, rateBurst: 10_000 });
     await a.next('system', (e) => e.kind === 'joined', 0);
     // b's joined entry is committed but still waits in the room's batch when c joins.
     const b = await TestClient.connect(s.wsUrl);
