@@ -137,9 +137,11 @@ export class Connection implements Flushable, Bucket {
     this.ws.terminate();
   }
 
-  /** Answers a request: an ack when it carried an id, nothing otherwise. */
+  /** Answers a request: an ack when it carried an id, nothing otherwise. Acks are written ahead of this round's pushes. */
   reply(id: number | undefined, data: unknown): void {
-    if (id !== undefined) this.send(encodeAck(id, data));
+    if (id === undefined) return;
+    this.send(encodeAck(id, data));
+    if (this.outbox) this.options.flusher.addFirst(this);
   }
 
   /** Sends an error, tied to the request's id when it had one. */

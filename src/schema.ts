@@ -17,11 +17,27 @@ export function str(opts: { min?: number; max: number; trim?: boolean }): Schema
     if (typeof value !== 'string') throw fail.invalid(`${field} must be a string`);
     const text = opts.trim ? value.trim() : value;
     // Length in code points, so an emoji counts once.
-    const length = text.length > opts.max * 2 ? text.length : [...text].length;
+    const length = text.length > opts.max * 2 ? text.length : codePoints(text);
     if (length < min) throw fail.invalid(min === 1 ? `${field} must not be empty` : `${field} must be at least ${min} characters`);
     if (length > opts.max) throw fail.invalid(`${field} must be at most ${opts.max} characters`);
     return text;
   };
+}
+
+/** Code points in `text` (a surrogate pair counts once), without building an array per message. */
+function codePoints(text: string): number {
+  let count = text.length;
+  for (let i = 0; i < text.length - 1; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        count--;
+        i++;
+      }
+    }
+  }
+  return count;
 }
 
 /** An integer within [min, max]. */

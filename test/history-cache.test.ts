@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { HistoryCache } from '../src/history-cache';
+import { HistoryCache, HistoryPage } from '../src/history-cache';
 import { Entry } from '../src/protocol';
 import { openSqliteStore } from '../src/store/sqlite-store';
 import { tempDataDir } from './helpers/server';
@@ -12,17 +12,25 @@ describe('history cache', () => {
     try {
       await store.commit([{ op: 'createRoom', room: { id: 'r', title: 't', max: 10, passwordHash: null, owner: user, createdAt: 1 } }]);
       const cache = new HistoryCache(store, 5);
-      const commit = async (seq: number) => {
-        const entry: Entry = { room: 'r', seq, user, text: `m${seq}`, ts: seq };
+      const commit = async (seq: number, text = `m${seq}`) => {
+        const entry: Entry = { room: 'r', seq, user, text, ts: seq };
         await store.commit([{ op: 'append', entry }]);
         cache.add(entry);
       };
+      // The cache answers with JSON pages; they must hold exactly the store's entries.
+      const asPage = (entries: Entry[]) => ({ entries, count: entries.length, last: entries.length ? entries[entries.length - 1].seq : 0 });
+      const read = (page: HistoryPage) => ({ entries: JSON.parse(page.json) as Entry[], count: page.count, last: page.last });
       const compare = async () => {
         const last = (await store.entriesBefore('r', undefined, 1))[0]?.seq ?? 0;
         for (const limit of [1, 3, 5, 8]) {
-          expect(await cache.before('r', undefined, limit)).toEqual(await store.entriesBefore('r', undefined, limit));
-          for (let b = 1; b <= last + 1; b++) expect(await cache.before('r', b, limit)).toEqual(await store.entriesBefore('r', b, limit));
-          for (let since = 0; since <= last; since++) expect(await cache.after('r', since, limit)).toEqual(await store.entriesAfter('r', since, limit));
+          expect(read(await cache.before('r', undefined, limit))).toEqual(asPage(await store.entriesBefore('r', undefined, limit)));
+          for (let b = 1; b <= last + 1; b++) expect(read(await cache.before('r', b, limit))).toEqual(asPage(await store.entriesBefore('r', b, limit)));
+          for (let since = 0; since <= last; since++) {
+            const stored = await store.entriesAfter('r', since, limit + 1);
+            const page = await cache.after('r', since, limit);
+            expect(read(page)).toEqual(asPage(stored.slice(0, limit)));
+            expect(page.more).toBe(stored.length > limit);
+          }
         }
       };
       await compare(); // empty room
@@ -30,6 +38,11 @@ describe('history cache', () => {
       await compare(); // the whole history fits
       for (let seq = 4; seq <= 12; seq++) await commit(seq);
       await compare(); // trimmed: older pages come from the store
+      // Long texts (multi-byte too) force the byte buffer to grow and compact.
+      for (let seq = 13; seq <= 40; seq++) await commit(seq, `${'é'.repeat(seq * 20)} ${seq}`);
+      await compare(); // grown
+      for (let seq = 41; seq <= 60; seq++) await commit(seq);
+      await compare(); // short again: the buffer shrinks back
       cache.drop('r');
       await compare(); // reloaded from the store
     } finally {

@@ -1,6 +1,7 @@
 import { ChatError, fail } from '../errors';
 import { verifyPassword } from '../password';
-import { entriesJson, Entry, RawJson } from '../protocol';
+import { HistoryPage } from '../history-cache';
+import { RawJson } from '../protocol';
 import { Handler } from './handler';
 
 /**
@@ -30,25 +31,23 @@ export const join: Handler<'join'> = async ({ chat, identity, conn, data, afterR
   }
   chat.enterRoom(conn, room);
 
-  let history: Entry[];
+  let history: HistoryPage;
   let more = false;
   try {
     if (data.since === undefined) {
       history = await chat.history.before(room.id, undefined, chat.config.historyLimit);
     } else {
-      const limit = chat.config.resumeLimit;
-      history = await chat.history.after(room.id, data.since, limit + 1);
-      more = history.length > limit;
-      if (more) history = history.slice(0, limit);
+      history = await chat.history.after(room.id, data.since, chat.config.resumeLimit);
+      more = (history as HistoryPage & { more: boolean }).more;
     }
   } catch (err) {
     chat.leaveRoom(conn, room, 'left');
     throw err;
   }
-  const floor = history.length > 0 ? history[history.length - 1].seq : (data.since ?? 0);
+  const floor = history.count > 0 ? history.last : (data.since ?? 0);
   afterReply(() => conn.settleFeed(room.id, floor, more));
   const members = [...room.members.values()].map((m) => m.user.info);
   // {room, members, history[, more]}, with the history entries' kept JSON.
-  const head = `{"room":${JSON.stringify(room.info())},"members":${JSON.stringify(members)},"history":${entriesJson(history)}`;
+  const head = `{"room":${JSON.stringify(room.info())},"members":${JSON.stringify(members)},"history":${history.json}`;
   return new RawJson(more ? `${head},"more":true}` : `${head}}`);
 };

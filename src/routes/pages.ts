@@ -2,7 +2,7 @@ import express, { Request, Response, Router } from 'express';
 import type { Chat } from '../chat';
 import { ChatError } from '../errors';
 import { verifyPassword } from '../password';
-import { DEFAULT_MAX_MEMBERS, MEMBERS_MAX, MEMBERS_MIN, PASSWORD_MAX, roomFields, TITLE_MAX } from '../protocol';
+import { DEFAULT_MAX_MEMBERS, Entry, MEMBERS_MAX, MEMBERS_MIN, PASSWORD_MAX, roomFields, TITLE_MAX } from '../protocol';
 import { MAX_GRANTS } from '../session-identity';
 
 /** Values of the new-room form as typed, and a message per refused field. */
@@ -70,14 +70,16 @@ export function createPageRoutes(chat: Chat): Router {
     const room = chat.rooms.get(String(req.params.id));
     if (!room) return res.status(404).render('error', { status: 404, message: 'This room does not exist (any more).' });
     const open = room.passwordHash === null || granted(req, room.id) || room.members.has(req.session.user!.id);
-    const history = open ? await chat.history.before(room.id, undefined, chat.config.historyLimit) : [];
+    const page = open ? await chat.history.before(room.id, undefined, chat.config.historyLimit) : undefined;
+    // The page renders entries server-side; the cache keeps them as JSON.
+    const history = page ? (JSON.parse(page.json) as Entry[]) : [];
     res.status(status).render('room', {
       user: req.session.user,
       room: room.info(),
       open,
       history,
       members: open ? [...room.members.values()].map((m) => m.user.info) : [],
-      lastSeq: history.length ? history[history.length - 1].seq : 0,
+      lastSeq: page ? page.last : 0,
       passwordError,
       limits,
     });
