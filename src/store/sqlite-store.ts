@@ -100,15 +100,25 @@ function wrap<T>(what: string, fn: () => T): Promise<T> {
 
 /** How often the worker thread checkpoints the WAL. */
 export const CHECKPOINT_INTERVAL_MS = 500;
-/** Bytes the WAL file is trimmed back to once a checkpoint let it start over. */
+/**
+ * The WAL's size bound: past it the checkpointer rewinds the WAL even while writes never
+ * pause, and the file is trimmed back to it once the WAL starts over.
+ */
 export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
+/** Tuning for tests; the defaults above are what the server runs with. */
+export interface SqliteStoreOptions {
+  checkpointIntervalMs?: number;
+  walSizeLimit?: number;
+}
 
 /**
  * Opens (creating when needed) the SQLite database at `file`, in WAL mode.
  * synchronous=NORMAL: a committed transaction survives a crash of the process
  * (kill -9); only a power loss can take the last ones back.
  */
-export function openSqliteStore(file: string): Store {
+export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Store {
+  const walSizeLimit = options.walSizeLimit ?? WAL_SIZE_LIMIT;
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -116,11 +126,13 @@ export function openSqliteStore(file: string): Store {
   db.pragma('foreign_keys = OFF');
   db.pragma('busy_timeout = 5000');
   // After a checkpoint lets the WAL start over, trim the file back to this size.
-  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+  db.pragma(`journal_size_limit = ${walSizeLimit}`);
   db.exec(schema);
   // Checkpoints run in a worker thread; if it fails, commits checkpoint as SQLite does by default.
   db.pragma('wal_autocheckpoint = 0');
-  const checkpointer = new WalCheckpointer(path.resolve(file), CHECKPOINT_INTERVAL_MS, () => {
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  const restartFrames = Math.max(1, Math.floor(walSizeLimit / pageSize));
+  const checkpointer = new WalCheckpointer(path.resolve(file), options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS, restartFrames, () => {
     if (db.open) db.pragma('wal_autocheckpoint = 1000');
   });
 

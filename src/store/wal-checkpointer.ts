@@ -6,7 +6,13 @@ const { workerData, parentPort } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 5000');
-const timer = setInterval(() => db.pragma('wal_checkpoint(PASSIVE)'), workerData.intervalMs);
+const timer = setInterval(() => {
+  const [state] = db.pragma('wal_checkpoint(PASSIVE)');
+  // Under writes that never pause, a passive checkpoint never catches up, so no commit
+  // finds the WAL fully copied and starts it over: it would grow without end. Past the
+  // limit, rewind it; writers wait only for the frames committed since the pass above.
+  if (state.log > workerData.restartFrames) db.pragma('wal_checkpoint(RESTART)');
+}, workerData.intervalMs);
 parentPort.once('message', () => {
   clearInterval(timer);
   db.close();
@@ -26,9 +32,12 @@ export class WalCheckpointer {
   private readonly exited: Promise<void>;
   private stopping = false;
 
-  /** Starts checkpointing `file` every `intervalMs`; `onFailure` runs once if the worker dies. */
-  constructor(file: string, intervalMs: number, onFailure: (reason: string) => void) {
-    this.worker = new Worker(WORKER_CODE, { eval: true, workerData: { file, intervalMs, driver: require.resolve('better-sqlite3') } });
+  /**
+   * Starts checkpointing `file` every `intervalMs`, rewinding the WAL once it holds more
+   * than `restartFrames` pages; `onFailure` runs once if the worker dies.
+   */
+  constructor(file: string, intervalMs: number, restartFrames: number, onFailure: (reason: string) => void) {
+    this.worker = new Worker(WORKER_CODE, { eval: true, workerData: { file, intervalMs, restartFrames, driver: require.resolve('better-sqlite3') } });
     let failed = false;
     const fail = (reason: string) => {
       if (failed || this.stopping) return;

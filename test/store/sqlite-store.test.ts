@@ -32,4 +32,28 @@ describe('sqlite store: WAL checkpoints in a worker thread', () => {
     expect((await again.entriesAfter('r1', 0, 5000)).length).toBe(2000);
     await again.close();
   });
+
+  test('writes that never pause still leave the WAL bounded: the checkpointer rewinds it past its limit', async () => {
+    const file = path.join(tempDataDir(), 'busy.db');
+    const walSizeLimit = 256 * 1024;
+    const store = openSqliteStore(file, { checkpointIntervalMs: 20, walSizeLimit });
+    const owner = { id: 'u1', name: 'Ann', color: '#123456' };
+    const rooms = Array.from({ length: 20 }, (_, i) => `r${i}`);
+    await store.commit(rooms.map((id) => ({ op: 'createRoom' as const, room: { id, title: id, max: 10, passwordHash: null, owner, createdAt: 1 } })));
+    let seq = 0;
+    let largest = 0;
+    const stopAt = Date.now() + 2000;
+    // A commit touching several rooms every millisecond: a passive checkpoint is never caught up.
+    while (Date.now() < stopAt) {
+      await new Promise((r) => setTimeout(r, 1));
+      seq++;
+      await store.commit(rooms.slice(seq % 4, (seq % 4) + 8).map((room) => ({ op: 'append' as const, entry: { room, seq, user: owner, text: 'x'.repeat(100), ts: 1 } })));
+      if (seq % 20 === 0) largest = Math.max(largest, fs.statSync(`${file}-wal`).size);
+    }
+    // Tens of MB of WAL go through here; it stays within a few times the limit.
+    expect(seq).toBeGreaterThan(500);
+    expect(largest).toBeLessThan(16 * walSizeLimit);
+    expect((await store.entriesAfter('r4', 0, 100_000)).length).toBe(seq);
+    await store.close();
+  });
 });
