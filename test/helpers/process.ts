@@ -5,7 +5,7 @@ import path from 'node:path';
 const root = path.resolve(__dirname, '../..');
 const running = new Set<ChildProcess>();
 
-/** The arguments `npm start` gives node (package.json), e.g. `--max-semi-space-size=2 dist/src/main.js`. */
+/** The arguments `npm start` gives node (package.json), e.g. `--max-semi-space-size=8 dist/src/main.js`. */
 function startArgs(): string[] {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } };
   const [, ...args] = pkg.scripts.start.split(/\s+/);
