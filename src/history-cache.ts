@@ -12,8 +12,14 @@ export interface HistoryPage {
   last: number;
 }
 
-/** Smallest byte buffer a room's tail starts with. */
-const MIN_BYTES = 1024;
+/** A page read forward from a seq (a resume), and whether more entries follow it. */
+export interface ResumePage extends HistoryPage {
+  more: boolean;
+}
+
+/** What a room's tail starts with (a quiet room stays small): bytes, and entries. */
+const MIN_BYTES = 256;
+const MIN_SLOTS = 8;
 const COMMA = 0x2c;
 
 /**
@@ -33,15 +39,11 @@ class RoomTail {
   private first = 0;
   private count = 0;
   private used = 0;
-  private readonly seqs: Float64Array;
-  private readonly ends: Int32Array;
+  private seqs = new Float64Array(MIN_SLOTS);
+  private ends = new Int32Array(MIN_SLOTS);
   private bytes = Buffer.allocUnsafeSlow(MIN_BYTES);
 
-  constructor(private readonly capacity: number) {
-    // Room for a second capacity's worth of appends between compactions.
-    this.seqs = new Float64Array(2 * capacity);
-    this.ends = new Int32Array(2 * capacity);
-  }
+  constructor(private readonly capacity: number) {}
 
   /** Appends the next entry (seqs ascend), dropping the oldest past capacity. */
   add(seq: number, json: string): void {
@@ -69,7 +71,7 @@ class RoomTail {
   }
 
   /** Entries with seq > since, at most `limit`, and whether more follow; null when the store must answer. */
-  after(since: number, limit: number): (HistoryPage & { more: boolean }) | null {
+  after(since: number, limit: number): ResumePage | null {
     if (since < this.floor) return null;
     const start = this.lowerBound(since + 1);
     const end = Math.min(this.count, start + limit);
@@ -95,7 +97,11 @@ class RoomTail {
     return lo;
   }
 
-  /** Moves the live entries to the front, growing the byte buffer when `need` more bytes would not fit. */
+  /**
+   * Moves the live entries to the front, growing the slots (up to room for a second
+   * capacity's worth of appends between compactions) when more than half are live, and
+   * the byte buffer when `need` more bytes would not fit.
+   */
   private compact(need: number): void {
     const shift = this.first === 0 ? 0 : this.ends[this.first - 1];
     const live = this.count - this.first;
@@ -107,8 +113,18 @@ class RoomTail {
     }
     this.bytes.copy(bytes, 0, shift, this.used);
     this.bytes = bytes;
-    this.seqs.copyWithin(0, this.first, this.count);
-    this.ends.copyWithin(0, this.first, this.count);
+    if (2 * live > this.seqs.length && this.seqs.length < 2 * this.capacity) {
+      const slots = Math.min(2 * this.capacity, 2 * this.seqs.length);
+      const seqs = new Float64Array(slots);
+      const ends = new Int32Array(slots);
+      seqs.set(this.seqs.subarray(this.first, this.count));
+      ends.set(this.ends.subarray(this.first, this.count));
+      this.seqs = seqs;
+      this.ends = ends;
+    } else {
+      this.seqs.copyWithin(0, this.first, this.count);
+      this.ends.copyWithin(0, this.first, this.count);
+    }
     for (let i = 0; i < live; i++) this.ends[i] -= shift;
     this.first = 0;
     this.count = live;
@@ -156,7 +172,7 @@ export class HistoryCache {
   }
 
   /** Entries with seq > since, oldest first, at most `limit`, and whether more follow. */
-  async after(room: string, since: number, limit: number): Promise<HistoryPage & { more: boolean }> {
+  async after(room: string, since: number, limit: number): Promise<ResumePage> {
     const page = (await this.tail(room)).after(since, limit);
     if (page) return page;
     const entries = await this.store.entriesAfter(room, since, limit + 1);

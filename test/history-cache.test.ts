@@ -7,11 +7,11 @@ import { tempDataDir } from './helpers/server';
 const user = { id: 'u_a', name: 'A', color: '#c0392b' };
 
 describe('history cache', () => {
-  test('answers exactly what the store answers, across capacity, trims and boundaries', async () => {
+  test.each([5, 16])('answers exactly what the store answers, across capacity, trims and boundaries (capacity %i)', async (capacity) => {
     const store = openSqliteStore(path.join(tempDataDir(), 'gif-chat.db'));
     try {
       await store.commit([{ op: 'createRoom', room: { id: 'r', title: 't', max: 10, passwordHash: null, owner: user, createdAt: 1 } }]);
-      const cache = new HistoryCache(store, 5);
+      const cache = new HistoryCache(store, capacity);
       const commit = async (seq: number, text = `m${seq}`) => {
         const entry: Entry = { room: 'r', seq, user, text, ts: seq };
         await store.commit([{ op: 'append', entry }]);

@@ -37,8 +37,9 @@ export const join: Handler<'join'> = async ({ chat, identity, conn, data, afterR
     if (data.since === undefined) {
       history = await chat.history.before(room.id, undefined, chat.config.historyLimit);
     } else {
-      history = await chat.history.after(room.id, data.since, chat.config.resumeLimit);
-      more = (history as HistoryPage & { more: boolean }).more;
+      const resumed = await chat.history.after(room.id, data.since, chat.config.resumeLimit);
+      history = resumed;
+      more = resumed.more;
     }
   } catch (err) {
     chat.leaveRoom(conn, room, 'left');
