@@ -89,12 +89,36 @@ function toRoom(row: RoomRow): StoredRoom {
   };
 }
 
-/** Driver errors stay behind the seam: callers see a plain Error with a short reason. */
+/** How long a call keeps retrying while the checkpointer holds the database, and how often. */
+const BUSY_GIVE_UP_MS = 5000;
+const BUSY_RETRY_MS = 1;
+
+const isBusy = (err: unknown) => typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SQLITE_BUSY');
+const failure = (what: string, err: unknown) => new Error(`store: ${what} failed: ${(err as Error).message}`);
+
+/**
+ * Runs one driver call. Driver errors stay behind the seam: callers see a plain Error
+ * with a short reason. While the checkpointer briefly holds the database (a WAL rewind),
+ * the call is retried on a timer instead of sleeping in SQLite's busy handler, which
+ * would stop the whole event loop, every room with it.
+ */
 function wrap<T>(what: string, fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (err) {
-    return Promise.reject(new Error(`store: ${what} failed: ${(err as Error).message}`));
+    return isBusy(err) ? retryWhileBusy(what, fn) : Promise.reject(failure(what, err));
+  }
+}
+
+async function retryWhileBusy<T>(what: string, fn: () => T): Promise<T> {
+  const giveUpAt = Date.now() + BUSY_GIVE_UP_MS;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
+    try {
+      return fn();
+    } catch (err) {
+      if (!isBusy(err) || Date.now() > giveUpAt) throw failure(what, err);
+    }
   }
 }
 
@@ -135,6 +159,9 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
   const checkpointer = new WalCheckpointer(path.resolve(file), options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS, restartFrames, () => {
     if (db.open) db.pragma('wal_autocheckpoint = 1000');
   });
+  // From here on, never wait for a lock inside SQLite (that blocks the event loop while the
+  // checkpointer rewinds the WAL): wrap() retries on a timer instead.
+  db.pragma('busy_timeout = 0');
 
   // Prepared once; the hot path only binds and steps.
   const insertRoom = db.prepare(

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { tempDataDir } from '../helpers/server';
 import { storeContract } from './store-contract';
@@ -54,6 +55,34 @@ describe('sqlite store: WAL checkpoints in a worker thread', () => {
     expect(seq).toBeGreaterThan(500);
     expect(largest).toBeLessThan(16 * walSizeLimit);
     expect((await store.entriesAfter('r4', 0, 100_000)).length).toBe(seq);
+    await store.close();
+  });
+
+  test('a commit while another connection holds the write lock waits without blocking the event loop', async () => {
+    const file = path.join(tempDataDir(), 'locked.db');
+    const store = openSqliteStore(file);
+    const owner = { id: 'u1', name: 'Ann', color: '#123456' };
+    await store.commit([{ op: 'createRoom', room: { id: 'r1', title: 'T', max: 10, passwordHash: null, owner, createdAt: 1 } }]);
+    // Another connection (as the checkpointer is while it rewinds the WAL) holds the write lock for 100 ms.
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    const release = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        other.exec('COMMIT');
+        resolve();
+      }, 100),
+    );
+    const started = Date.now();
+    await store.commit([{ op: 'append', entry: { room: 'r1', seq: 1, user: owner, text: 'waited', ts: 1 } }]);
+    clearInterval(ticker);
+    await release;
+    other.close();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    // Timers kept firing while the commit waited: SQLite's busy handler did not hold the thread.
+    expect(ticks).toBeGreaterThan(5);
+    expect((await store.entriesAfter('r1', 0, 10)).map((e) => e.seq)).toEqual([1]);
     await store.close();
   });
 });
