@@ -41,6 +41,9 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
+/** The scenarios this run covers: all, or those named by `--only` (a name or its start). */
+const chosenScenarios = (args: Args): Scenario[] => scenarios.filter((s) => !args.only || s.name.startsWith(args.only));
+
 /** Runs per cell: `--reps`, else 1 in smoke mode, else the scenario's own count (at least 3). */
 const runsFor = (args: Args, scenario: Scenario) => args.reps ?? (args.mode === 'smoke' ? 1 : Math.max(3, scenario.reps ?? 3));
 
@@ -133,7 +136,7 @@ const targets: Target[] = [
 function runsText(args: Args): string {
   const plural = (n: number) => `${n} run${n > 1 ? 's' : ''}`;
   const base = args.reps ?? (args.mode === 'smoke' ? 1 : 3);
-  const more = scenarios.filter((s) => runsFor(args, s) !== base).map((s) => `${s.name}: ${runsFor(args, s)}`);
+  const more = chosenScenarios(args).filter((s) => runsFor(args, s) !== base).map((s) => `${s.name}: ${runsFor(args, s)}`);
   return more.length ? `${plural(base)} (${more.join(', ')})` : plural(base);
 }
 
@@ -187,7 +190,7 @@ function report(args: Args, summary: Summary, started: Date, seconds: number): s
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = new Date();
-  const chosen: Scenario[] = scenarios.filter((s) => !args.only || s.name === args.only || s.name.startsWith(args.only));
+  const chosen = chosenScenarios(args);
   const raw: Record<string, Record<ServerKind, Metrics[]>> = {};
   const summary: Summary = {};
   for (const scenario of chosen) {

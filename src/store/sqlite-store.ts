@@ -93,7 +93,10 @@ function toRoom(row: RoomRow): StoredRoom {
 const BUSY_GIVE_UP_MS = 5000;
 const BUSY_RETRY_MS = 1;
 
-const isBusy = (err: unknown) => typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SQLITE_BUSY');
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
 const failure = (what: string, err: unknown) => new Error(`store: ${what} failed: ${(err as Error).message}`);
 
 /**
