@@ -4,10 +4,12 @@ import WebSocket from 'ws';
 /** Which server a client talks to. */
 export type ServerKind = 'gif-chat' | 'socket.io' | 'bare-ws';
 
-/** A received room message: its room seq (0 when the server has none) and text. */
-export type EntryListener = (seq: number, text: string) => void;
+/**
+ * A received room message: its room seq (0 when the server has none) and the send time
+ * stamped at the start of its text (NaN when the text carries none).
+ */
+export type EntryListener = (seq: number, sentAt: number) => void;
 
-/** One load-generating client, the same shape for every server kind. */
 export interface BenchClient {
   /** Joins a room; resolves with the seqs of the history it returned (resume with `since`). */
   join(room: string, since?: number): Promise<number[]>;
@@ -29,10 +31,56 @@ export interface BenchClient {
 /** Wall-clock ms with sub-ms precision, comparable across processes on one machine. */
 export const now = (): number => performance.timeOrigin + performance.now();
 
-const MESSAGE_PREFIX = '{"event":"message","data":{';
+const MESSAGE_PREFIX = Buffer.from('{"event":"message","data":{');
 const LOBBY_PREFIX = Buffer.from('{"event":"room');
 const SYSTEM_PREFIX = Buffer.from('{"event":"system"');
-const startsWith = (raw: Buffer, prefix: Buffer) => raw.length >= prefix.length && raw.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+const SEQ_KEY = Buffer.from('"seq":');
+const TEXT_KEY = Buffer.from('"text":"');
+const BAR = 0x7c;
+
+// Receipts are the load generators' bulk work: they are read from the bytes with plain
+// loops (no string, no native call per receipt), so the generators sharing the cores take
+// as little as they can from the server under test.
+
+/** True when `raw` holds `prefix` at `at`. */
+function hasAt(raw: Buffer, prefix: Buffer, at: number): boolean {
+  if (raw.length < at + prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (raw[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** Where `key` starts in `raw` at or after `from`, or -1. */
+function find(raw: Buffer, key: Buffer, from: number): number {
+  const last = raw.length - key.length;
+  for (let at = from; at <= last; at++) if (raw[at] === key[0] && hasAt(raw, key, at)) return at;
+  return -1;
+}
+
+/** The decimal number at `at` (digits, one optional point), read up to the first other byte. */
+function numberAt(raw: Buffer, at: number): number {
+  let whole = 0;
+  let i = at;
+  for (; i < raw.length && raw[i] >= 0x30 && raw[i] <= 0x39; i++) whole = whole * 10 + raw[i] - 0x30;
+  if (i === at) return NaN;
+  if (raw[i] !== 0x2e) return whole;
+  let scale = 1;
+  for (i++; i < raw.length && raw[i] >= 0x30 && raw[i] <= 0x39; i++) whole += (raw[i] - 0x30) * (scale /= 10);
+  return whole;
+}
+
+/** The send time a text starts with (`<ms>|...`, see bench/worker.ts), or NaN. */
+function stampAt(raw: Buffer, at: number): number {
+  const stamp = numberAt(raw, at);
+  let end = at;
+  while (end < raw.length && raw[end] !== BAR && end - at < 24) end++;
+  return raw[end] === BAR ? stamp : NaN;
+}
+
+/** The send time a text starts with, or NaN (for clients handed strings). */
+export function stampOf(text: string): number {
+  const bar = text.indexOf('|');
+  return bar > 0 ? Number(text.slice(0, bar)) : NaN;
+}
 
 function gifChat(url: string): Promise<BenchClient> {
   return new Promise((resolve, reject) => {
@@ -68,17 +116,16 @@ function gifChat(url: string): Promise<BenchClient> {
       pending.clear();
     });
     ws.on('message', (raw: Buffer) => {
+      // Pushed messages are the bulk: read seq and the text's stamp without a parse.
+      if (hasAt(raw, MESSAGE_PREFIX, 0)) {
+        const seqAt = find(raw, SEQ_KEY, MESSAGE_PREFIX.length);
+        const textAt = find(raw, TEXT_KEY, seqAt);
+        return client.onEntry(numberAt(raw, seqAt + SEQ_KEY.length), textAt < 0 ? NaN : stampAt(raw, textAt + TEXT_KEY.length));
+      }
       // Lobby pushes and system entries (joined/left): no scenario measures them, so skip them
       // before turning the bytes into a string (a join storm's lobby batches are megabytes).
-      if (startsWith(raw, LOBBY_PREFIX) || startsWith(raw, SYSTEM_PREFIX)) return;
+      if (hasAt(raw, LOBBY_PREFIX, 0) || hasAt(raw, SYSTEM_PREFIX, 0)) return;
       const text = raw.toString();
-      // Pushed messages are the bulk: read seq and the start of text without a full parse,
-      // so the load generator, not the server, does less work per delivery.
-      if (text.startsWith(MESSAGE_PREFIX)) {
-        const seqAt = text.indexOf('"seq":') + 6;
-        const textAt = text.indexOf('"text":"') + 8;
-        return client.onEntry(Number(text.slice(seqAt, text.indexOf(',', seqAt))), textAt > 7 ? text.slice(textAt, textAt + 32) : '');
-      }
       const frame = JSON.parse(text);
       if (frame.id !== undefined) {
         const p = pending.get(frame.id);
@@ -115,7 +162,7 @@ function socketIo(url: string): Promise<BenchClient> {
       close: () => socket.close(),
       closed,
     };
-    socket.on('message', (entry: { seq: number; text: string }) => client.onEntry(entry.seq, entry.text));
+    socket.on('message', (entry: { seq: number; text: string }) => client.onEntry(entry.seq, stampOf(entry.text)));
     socket.once('connect', () => resolve(client));
     socket.once('connect_error', reject);
   });
@@ -155,16 +202,15 @@ function bareWs(url: string): Promise<BenchClient> {
     };
     ws.on('error', reject);
     ws.on('open', () => resolve(client));
-    ws.on('message', (raw) => {
-      const text = raw.toString();
-      if (text[0] === 'A') {
-        const id = text.slice(1);
+    ws.on('message', (raw: Buffer) => {
+      if (raw[0] === 0x41) {
+        const id = raw.toString('latin1', 1);
         acks.get(id)?.();
         acks.delete(id);
-      } else if (text === 'J') {
+      } else if (raw.length === 1 && raw[0] === 0x4a) {
         joinWaiter?.();
       } else {
-        client.onEntry(0, text);
+        client.onEntry(0, stampAt(raw, 0));
       }
     });
   });

@@ -17,7 +17,9 @@ export class Histogram {
     this.total = this.counts.reduce((a, b) => a + b, 0);
   }
 
+  /** Adds one sample; a sample that is not a number is a harness bug and throws (it would corrupt the buckets). */
   record(ms: number): void {
+    if (!Number.isFinite(ms)) throw new Error(`latency sample ${ms} is not a number`);
     const value = Math.max(0, ms);
     const index =
       value < Histogram.fineLimit

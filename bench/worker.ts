@@ -35,11 +35,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const payload = (size: number) => `${now().toFixed(3)}|${'x'.repeat(Math.max(0, size))}`;
 
 function listen(t: Tracked): void {
-  t.client.onEntry = (seq, text) => {
+  t.client.onEntry = (seq, sentAt) => {
     state.received++;
     const at = now();
     state.lastReceipt = at;
-    if (state.measureLatency) state.latency.record(at - Number(text.slice(0, text.indexOf('|'))));
+    if (state.measureLatency) state.latency.record(at - sentAt);
     if (state.trackSeqs) t.seen.push(seq);
   };
 }

@@ -125,7 +125,7 @@ export class Connection implements Flushable, Bucket {
     this.outbox = null;
     this.outboxBytes = 0;
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    this.socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames, bytes));
+    this.socket.write(frames.length === 1 ? frames[0] : this.options.flusher.join(frames, bytes));
     if (this.ws.bufferedAmount > this.options.outboxLimit) this.cutOff();
   }
 

@@ -16,6 +16,9 @@ export class Flusher {
   private pending: Flushable[] = [];
   private first: Flushable[] = [];
   private scheduled = false;
+  /** The frames last joined this round and the buffer made of them (see join). */
+  private joinedParts: readonly Buffer[] | null = null;
+  private joined: Buffer | null = null;
   private readonly run = () => {
     this.scheduled = false;
     const first = this.first;
@@ -25,7 +28,27 @@ export class Flusher {
     // An item in both lists is flushed by the first call; the second finds nothing queued.
     for (const item of first) item.flush();
     for (const item of due) item.flush();
+    this.joinedParts = null;
+    this.joined = null;
   };
+
+  /**
+   * One buffer holding `frames` (`bytes` long in all), for a flush. The members of a
+   * room are flushed one after another and were sent the same frames, so the buffer is
+   * built once and written to each of them: a burst to a room of a thousand costs one
+   * copy, not a thousand. Buffers returned are never written to afterwards.
+   */
+  join(frames: readonly Buffer[], bytes: number): Buffer {
+    const last = this.joinedParts;
+    if (last !== null && last.length === frames.length) {
+      let same = true;
+      for (let i = 0; i < frames.length && same; i++) same = frames[i] === last[i];
+      if (same) return this.joined!;
+    }
+    this.joinedParts = frames;
+    this.joined = Buffer.concat(frames as Buffer[], bytes);
+    return this.joined;
+  }
 
   /** Flushes `item` once the current callback and its microtasks are done; call once per round per item. */
   add(item: Flushable): void {

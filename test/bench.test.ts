@@ -23,5 +23,7 @@ describe('benchmark harness', () => {
     expect(result.summary['fan-out']['gif-chat'].delivered).toBe(400);
     expect(result.summary['durable throughput']['gif-chat'].ackedPerSec).toBeGreaterThan(0);
     expect(result.summary['reconnect storm']['gif-chat']).toMatchObject({ missed: 0, doubled: 0 });
+    // Latency was read from the send stamps of every server's receipts.
+    for (const kind of ['gif-chat', 'socket.io', 'bare-ws']) expect(result.summary['chatty rooms'][kind].max).toBeGreaterThan(0);
   });
 });

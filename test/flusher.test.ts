@@ -27,4 +27,18 @@ describe('flusher', () => {
     await new Promise((r) => setImmediate(r));
     expect(order).toEqual(['sender', 'a', 'b']);
   });
+
+  test('join builds one buffer for sockets sent the same frames, and a fresh one otherwise', () => {
+    const flusher = new Flusher();
+    const [a, b, c] = ['{"a":1}', '{"b":2}', '{"c":3}'].map((t) => Buffer.from(t));
+    const first = flusher.join([a, b], a.length + b.length);
+    expect(first.toString()).toBe('{"a":1}{"b":2}');
+    // Another socket of the room: the same frames, so the same buffer.
+    expect(flusher.join([a, b], a.length + b.length)).toBe(first);
+    // Equal bytes in other frames, another order, another length: built anew.
+    const a2 = Buffer.from('{"a":1}');
+    expect(flusher.join([a2, b], a2.length + b.length)).not.toBe(first);
+    expect(flusher.join([b, a], a.length + b.length).toString()).toBe('{"b":2}{"a":1}');
+    expect(flusher.join([b, a, c], a.length + b.length + c.length).toString()).toBe('{"b":2}{"a":1}{"c":3}');
+  });
 });
