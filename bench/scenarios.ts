@@ -290,7 +290,9 @@ const requestAck: Scenario = {
 
 const hostile: Scenario = {
   name: 'hostile members',
-  about: 'the fan-out room (3 KB messages, 1500 of them; quick 800) calm, then with 5% of members not reading',
+  about:
+    'the fan-out room (3 KB messages, 1500 of them; quick 800) calm, then with 5% of members not reading. The sender is paced by acks, not by readers: ' +
+    'a server that writes faster than the two receiving generators read leaves a queue in the kernel socket buffers (megabytes per socket), and its p99 is the time spent in that queue. Only the ratio has a target',
   metrics: [
     { key: 'calmP99', label: 'calm p99 ms', better: 'lower' },
     { key: 'hostileP99', label: 'healthy p99 with 5% stalled ms', better: 'lower' },
