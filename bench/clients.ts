@@ -10,6 +10,7 @@ export type ServerKind = 'gif-chat' | 'socket.io' | 'bare-ws';
  */
 export type EntryListener = (seq: number, sentAt: number) => void;
 
+/** One load-generating client, the same shape for every server kind. */
 export interface BenchClient {
   /** Joins a room; resolves with the seqs of the history it returned (resume with `since`). */
   join(room: string, since?: number): Promise<number[]>;
@@ -37,6 +38,7 @@ const SYSTEM_PREFIX = Buffer.from('{"event":"system"');
 const SEQ_KEY = Buffer.from('"seq":');
 const TEXT_KEY = Buffer.from('"text":"');
 const BAR = 0x7c;
+const COMMA = 0x2c;
 
 // Receipts are the load generators' bulk work: they are read from the bytes with plain
 // loops (no string, no native call per receipt), so the generators sharing the cores take
@@ -56,28 +58,23 @@ function find(raw: Buffer, key: Buffer, from: number): number {
   return -1;
 }
 
-/** The decimal number at `at` (digits, one optional point), read up to the first other byte. */
-function numberAt(raw: Buffer, at: number): number {
-  let whole = 0;
-  let i = at;
-  for (; i < raw.length && raw[i] >= 0x30 && raw[i] <= 0x39; i++) whole = whole * 10 + raw[i] - 0x30;
-  if (i === at) return NaN;
-  if (raw[i] !== 0x2e) return whole;
-  let scale = 1;
-  for (i++; i < raw.length && raw[i] >= 0x30 && raw[i] <= 0x39; i++) whole += (raw[i] - 0x30) * (scale /= 10);
-  return whole;
-}
+const isDigit = (byte: number | undefined) => byte !== undefined && byte >= 0x30 && byte <= 0x39;
 
-/** The send time a text starts with (`<ms>|...`, see bench/worker.ts), or NaN. */
-function stampAt(raw: Buffer, at: number): number {
-  const stamp = numberAt(raw, at);
-  let end = at;
-  while (end < raw.length && raw[end] !== BAR && end - at < 24) end++;
-  return raw[end] === BAR ? stamp : NaN;
+/** The decimal number at `at` (digits, an optional fraction), or NaN unless the byte `end` follows it. */
+function numberAt(raw: Buffer, at: number, end: number): number {
+  let value = 0;
+  let i = at;
+  for (; isDigit(raw[i]); i++) value = value * 10 + raw[i] - 0x30;
+  if (i === at) return NaN;
+  if (raw[i] === 0x2e) {
+    let scale = 1;
+    for (i++; isDigit(raw[i]); i++) value += (raw[i] - 0x30) * (scale /= 10);
+  }
+  return raw[i] === end ? value : NaN;
 }
 
 /** The send time a text starts with, or NaN (for clients handed strings). */
-export function stampOf(text: string): number {
+function stampOf(text: string): number {
   const bar = text.indexOf('|');
   return bar > 0 ? Number(text.slice(0, bar)) : NaN;
 }
@@ -120,7 +117,7 @@ function gifChat(url: string): Promise<BenchClient> {
       if (hasAt(raw, MESSAGE_PREFIX, 0)) {
         const seqAt = find(raw, SEQ_KEY, MESSAGE_PREFIX.length);
         const textAt = find(raw, TEXT_KEY, seqAt);
-        return client.onEntry(numberAt(raw, seqAt + SEQ_KEY.length), textAt < 0 ? NaN : stampAt(raw, textAt + TEXT_KEY.length));
+        return client.onEntry(numberAt(raw, seqAt + SEQ_KEY.length, COMMA), textAt < 0 ? NaN : numberAt(raw, textAt + TEXT_KEY.length, BAR));
       }
       // Lobby pushes and system entries (joined/left): no scenario measures them, so skip them
       // before turning the bytes into a string (a join storm's lobby batches are megabytes).
@@ -210,7 +207,7 @@ function bareWs(url: string): Promise<BenchClient> {
       } else if (raw.length === 1 && raw[0] === 0x4a) {
         joinWaiter?.();
       } else {
-        client.onEntry(0, stampAt(raw, 0));
+        client.onEntry(0, numberAt(raw, 0, BAR));
       }
     });
   });

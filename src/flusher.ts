@@ -46,7 +46,7 @@ export class Flusher {
       if (same) return this.joined!;
     }
     this.joinedParts = frames;
-    this.joined = Buffer.concat(frames as Buffer[], bytes);
+    this.joined = Buffer.concat(frames, bytes);
     return this.joined;
   }
 
