@@ -44,8 +44,11 @@ function parseArgs(argv: string[]): Args {
 /** The scenarios this run covers: all, or those named by `--only` (a name or its start). */
 const chosenScenarios = (args: Args): Scenario[] => scenarios.filter((s) => !args.only || s.name.startsWith(args.only));
 
-/** Runs per cell: `--reps`, else 1 in smoke mode, else the scenario's own count (at least 3). */
-const runsFor = (args: Args, scenario: Scenario) => args.reps ?? (args.mode === 'smoke' ? 1 : Math.max(3, scenario.reps ?? 3));
+/** Runs per cell unless a scenario asks for more: `--reps`, else 1 in smoke mode, else 3. */
+const baseRuns = (args: Args) => args.reps ?? (args.mode === 'smoke' ? 1 : 3);
+
+/** Runs per cell: the base count, raised to the scenario's own when neither `--reps` nor smoke mode set it. */
+const runsFor = (args: Args, scenario: Scenario) => (args.reps === undefined && args.mode !== 'smoke' ? Math.max(baseRuns(args), scenario.reps ?? 0) : baseRuns(args));
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -135,7 +138,7 @@ const targets: Target[] = [
 /** "3 runs", or "3 runs (fan-out: 5)" when a scenario runs more. */
 function runsText(args: Args): string {
   const plural = (n: number) => `${n} run${n > 1 ? 's' : ''}`;
-  const base = args.reps ?? (args.mode === 'smoke' ? 1 : 3);
+  const base = baseRuns(args);
   const more = chosenScenarios(args).filter((s) => runsFor(args, s) !== base).map((s) => `${s.name}: ${runsFor(args, s)}`);
   return more.length ? `${plural(base)} (${more.join(', ')})` : plural(base);
 }
