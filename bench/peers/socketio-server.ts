@@ -10,7 +10,7 @@ import { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { silentLogger } from '../../src/logger';
 import { openSqliteStore } from '../../src/store/sqlite-store';
-import { WriteBatcher } from '../../src/write-batcher';
+import { WriteBatcher } from '../../src/store/write-batcher';
 import { MessageEntry, SystemEntry } from '../../src/protocol';
 
 const dataDir = process.env.DATA_DIR ?? './data-socketio';

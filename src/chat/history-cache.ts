@@ -1,0 +1,212 @@
+import { entriesJson, Entry, entryJson } from '../protocol';
+import { Store } from '../store/store';
+
+/** Entries kept in memory per room: the tail every join and most `history` pages read. */
+export const CACHE_PER_ROOM = 100;
+
+/** A page of history as the protocol sends it: the entries' JSON array, oldest first. */
+export interface HistoryPage {
+  json: string;
+  count: number;
+  /** The newest entry's seq; 0 when the page is empty. */
+  last: number;
+}
+
+/** A page read forward from a seq (a resume), and whether more entries follow it. */
+export interface ResumePage extends HistoryPage {
+  more: boolean;
+}
+
+/** What a room's tail starts with (a quiet room stays small): bytes, and entries. */
+const MIN_BYTES = 256;
+const MIN_SLOTS = 8;
+const COMMA = 0x2c;
+
+/**
+ * One room's newest committed entries, kept as their JSON bytes in one Buffer outside
+ * the JS heap, with their seqs and byte ends in typed arrays. A busy server commits
+ * thousands of entries a second; kept as objects, each one outlived the young
+ * generation only to die in the old one, and the old generation's full collections
+ * then stalled every room. Here an entry costs no heap object at all.
+ *
+ * Entries [first, count) are live, oldest first; entry i's JSON and a trailing comma
+ * end at ends[i] and start where entry i-1 ends (or at 0), so any run of entries is
+ * one comma-joined byte range.
+ */
+class RoomTail {
+  /** Every committed entry with seq > floor is here. */
+  floor = 0;
+  private first = 0;
+  private count = 0;
+  private used = 0;
+  private seqs = new Float64Array(MIN_SLOTS);
+  private ends = new Int32Array(MIN_SLOTS);
+  private bytes = Buffer.allocUnsafeSlow(MIN_BYTES);
+
+  constructor(private readonly capacity: number) {}
+
+  /** Appends the next entry (seqs ascend), dropping the oldest past capacity. */
+  add(seq: number, json: string): void {
+    if (this.count - this.first === this.capacity) {
+      this.floor = this.seqs[this.first];
+      this.first++;
+    }
+    const length = Buffer.byteLength(json) + 1;
+    if (this.count === this.seqs.length || this.used + length > this.bytes.length) this.compact(length);
+    this.bytes.write(json, this.used, 'utf8');
+    this.used += length;
+    this.bytes[this.used - 1] = COMMA;
+    this.seqs[this.count] = seq;
+    this.ends[this.count] = this.used;
+    this.count++;
+  }
+
+  /** The newest `limit` entries with seq < before (or the newest overall); null when the store must answer. */
+  before(before: number | undefined, limit: number): HistoryPage | null {
+    const end = before === undefined ? this.count : this.lowerBound(before);
+    const start = Math.max(this.first, end - limit);
+    // Served from memory when the tail holds `limit` entries below `before`, or holds everything there is.
+    if (end - start === limit || this.floor === 0) return this.page(start, end);
+    return null;
+  }
+
+  /** Entries with seq > since, at most `limit`, and whether more follow; null when the store must answer. */
+  after(since: number, limit: number): ResumePage | null {
+    if (since < this.floor) return null;
+    const start = this.lowerBound(since + 1);
+    const end = Math.min(this.count, start + limit);
+    return { ...this.page(start, end), more: end < this.count };
+  }
+
+  private page(start: number, end: number): HistoryPage {
+    if (start >= end) return { json: '[]', count: 0, last: 0 };
+    const from = start === 0 ? 0 : this.ends[start - 1];
+    // The range ends with a comma: leave it out.
+    return { json: `[${this.bytes.toString('utf8', from, this.ends[end - 1] - 1)}]`, count: end - start, last: this.seqs[end - 1] };
+  }
+
+  /** Index of the first live entry with seq >= seq. */
+  private lowerBound(seq: number): number {
+    let lo = this.first;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.seqs[mid] < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * Moves the live entries to the front, growing the slots (up to room for a second
+   * capacity's worth of appends between compactions) when more than half are live, and
+   * the byte buffer when `need` more bytes would not fit.
+   */
+  private compact(need: number): void {
+    const shift = this.first === 0 ? 0 : this.ends[this.first - 1];
+    const live = this.count - this.first;
+    const liveBytes = this.used - shift;
+    let bytes = this.bytes;
+    // Keep the buffer within about twice what the tail holds, so a room's memory follows its entries.
+    if (liveBytes + need > bytes.length || bytes.length > 4 * (liveBytes + need) + MIN_BYTES) {
+      bytes = Buffer.allocUnsafeSlow(Math.max(MIN_BYTES, 2 * (liveBytes + need)));
+    }
+    this.bytes.copy(bytes, 0, shift, this.used);
+    this.bytes = bytes;
+    if (2 * live > this.seqs.length && this.seqs.length < 2 * this.capacity) {
+      const slots = Math.min(2 * this.capacity, 2 * this.seqs.length);
+      const seqs = new Float64Array(slots);
+      const ends = new Int32Array(slots);
+      seqs.set(this.seqs.subarray(this.first, this.count));
+      ends.set(this.ends.subarray(this.first, this.count));
+      this.seqs = seqs;
+      this.ends = ends;
+    } else {
+      this.seqs.copyWithin(0, this.first, this.count);
+      this.ends.copyWithin(0, this.first, this.count);
+    }
+    for (let i = 0; i < live; i++) this.ends[i] -= shift;
+    this.first = 0;
+    this.count = live;
+    this.used = liveBytes;
+  }
+}
+
+interface Slot {
+  tail: RoomTail;
+  /** While the tail is being read from the store: entries committed meanwhile. */
+  loading?: Promise<void>;
+  late?: Entry[];
+}
+
+/**
+ * Reads of room history, served from a per-room tail of committed entries when it
+ * covers the request and from the store otherwise. Entries enter the tail as they
+ * commit (add), in seq order, so the tail never holds an entry the store lacks.
+ */
+export class HistoryCache {
+  private readonly rooms = new Map<string, Slot>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly capacity = CACHE_PER_ROOM,
+  ) {}
+
+  /** Records a committed entry (call in commit order). */
+  add(entry: Entry): void {
+    const slot = this.rooms.get(entry.room);
+    if (!slot) return;
+    if (slot.late) slot.late.push(entry);
+    else slot.tail.add(entry.seq, entryJson(entry));
+  }
+
+  /** Forgets a room (deleted). */
+  drop(room: string): void {
+    this.rooms.delete(room);
+  }
+
+  /** The newest `limit` entries with seq < before (or the newest overall), oldest first. */
+  async before(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+    const page = (await this.tail(room)).before(before, limit);
+    return page ?? toPage(await this.store.entriesBefore(room, before, limit));
+  }
+
+  /** Entries with seq > since, oldest first, at most `limit`, and whether more follow. */
+  async after(room: string, since: number, limit: number): Promise<ResumePage> {
+    const page = (await this.tail(room)).after(since, limit);
+    if (page) return page;
+    const entries = await this.store.entriesAfter(room, since, limit + 1);
+    const more = entries.length > limit;
+    return { ...toPage(more ? entries.slice(0, limit) : entries), more };
+  }
+
+  private async tail(room: string): Promise<RoomTail> {
+    let slot = this.rooms.get(room);
+    if (!slot) {
+      const loading: Slot = { tail: new RoomTail(this.capacity), late: [] };
+      this.rooms.set(room, loading);
+      loading.loading = this.store.entriesBefore(room, undefined, this.capacity).then(
+        (entries) => {
+          const last = entries.length ? entries[entries.length - 1].seq : 0;
+          if (entries.length === this.capacity) loading.tail.floor = entries[0].seq - 1;
+          // Commits that landed while reading: keep those the read did not see.
+          for (const entry of entries) loading.tail.add(entry.seq, entryJson(entry));
+          for (const entry of loading.late!) if (entry.seq > last) loading.tail.add(entry.seq, entryJson(entry));
+          loading.late = undefined;
+          loading.loading = undefined;
+        },
+        (err) => {
+          if (this.rooms.get(room) === loading) this.rooms.delete(room);
+          throw err;
+        },
+      );
+      slot = loading;
+    }
+    if (slot.loading) await slot.loading;
+    return slot.tail;
+  }
+}
+
+function toPage(entries: readonly Entry[]): HistoryPage {
+  return { json: entriesJson(entries), count: entries.length, last: entries.length ? entries[entries.length - 1].seq : 0 };
+}

@@ -1,0 +1,108 @@
+import { RawData } from 'ws';
+import type { Chat } from '../chat/chat';
+import { Connection } from './connection';
+import { CloseCode, ErrorCode, toWireError } from '../protocol/errors';
+import { HandlerTable } from './handlers/handler';
+import { Logger } from '../logger';
+import { isProblem, parseEnvelope, requestSchemas, RequestEvent } from '../protocol';
+import { Schema } from '../protocol/schema';
+import type { SessionIdentity } from '../sessions/session-identity';
+
+type Route = { schema: Schema<unknown>; handle: (req: never) => unknown };
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/**
+ * Turns frames into handler calls: rate limit, envelope, event lookup, data schema,
+ * handler, reply. Frames of one socket are handled in arrival order. Whatever a
+ * frame holds, only that socket hears about it; the connection stays open.
+ */
+export class Dispatcher {
+  /** Errors sent, by code (for /metrics). */
+  readonly errors = new Map<ErrorCode, number>();
+  private readonly routes = new Map<string, Route>();
+
+  constructor(
+    private readonly chat: Chat,
+    private readonly identity: SessionIdentity,
+    handlers: HandlerTable,
+    private readonly logger: Logger,
+  ) {
+    for (const event of Object.keys(requestSchemas) as RequestEvent[]) {
+      this.routes.set(event, { schema: requestSchemas[event] as Schema<unknown>, handle: handlers[event] as Route['handle'] });
+    }
+  }
+
+  /** Entry point for every frame a socket receives. */
+  onFrame(conn: Connection, raw: RawData, isBinary: boolean): void {
+    this.chat.stats.framesIn++;
+    conn.alive = true;
+    const data = toBuffer(raw);
+    if (!conn.admit(Date.now())) {
+      if (conn.strikes >= this.chat.config.rateBurst) {
+        conn.close(CloseCode.policyViolation, 'rate limit exceeded');
+        return;
+      }
+      const envelope = isBinary ? undefined : parseEnvelope(data.toString());
+      this.fail(conn, 'rate_limited', `slow down: at most ${this.chat.config.ratePerSec} frames a second`, envelope?.id);
+      return;
+    }
+    if (conn.busy) {
+      (conn.backlog ??= []).push({ data, isBinary });
+      return;
+    }
+    this.run(conn, data, isBinary);
+  }
+
+  private run(conn: Connection, data: Buffer, isBinary: boolean): void {
+    conn.busy = true;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      conn.busy = false;
+      const next = conn.backlog?.shift();
+      if (conn.backlog?.length === 0) conn.backlog = null;
+      if (next) this.run(conn, next.data, next.isBinary);
+    };
+    void this.handle(conn, data, isBinary, release).then(release);
+  }
+
+  /** Handles one frame; never rejects. */
+  private async handle(conn: Connection, data: Buffer, isBinary: boolean, release: () => void): Promise<void> {
+    if (isBinary) return this.fail(conn, 'bad_json', 'binary frames are not accepted; send JSON text');
+    const envelope = parseEnvelope(data.toString());
+    if (isProblem(envelope)) return this.fail(conn, envelope.code, envelope.message, envelope.id);
+    const { event, id } = envelope;
+    const route = this.routes.get(event);
+    if (!route) return this.fail(conn, 'unknown_event', `unknown event "${event.slice(0, 64)}"`, id);
+    const after: (() => void)[] = [];
+    try {
+      const payload = route.schema(envelope.data, 'data');
+      const result = await route.handle({
+        chat: this.chat,
+        identity: this.identity,
+        conn,
+        data: payload,
+        id,
+        release,
+        afterReply: (fn: () => void) => after.push(fn),
+      } as never);
+      conn.reply(id, result);
+    } catch (err) {
+      const wire = toWireError(err);
+      if (wire.unexpected) this.logger.error(`handling "${event}" failed`, err);
+      this.fail(conn, wire.code, wire.message, id);
+    }
+    for (const fn of after) fn();
+  }
+
+  private fail(conn: Connection, code: ErrorCode, message: string, id?: number): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+    conn.replyError(code, message, id);
+  }
+}

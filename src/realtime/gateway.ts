@@ -1,0 +1,192 @@
+import { IncomingMessage, Server } from 'node:http';
+import { Duplex } from 'node:stream';
+import WebSocket, { RawData, WebSocketServer } from 'ws';
+import type { Chat } from '../chat/chat';
+import { Config } from '../config';
+import { Connection } from './connection';
+import type { Dispatcher } from './dispatcher';
+import { Logger } from '../logger';
+import { originAllowed } from '../web/origin';
+import { encodePush, Limits, MEMBERS_MAX, MEMBERS_MIN, NAME_MAX, PASSWORD_MAX, TEXT_MAX, TITLE_MAX, UserInfo } from '../protocol';
+import type { SessionIdentity } from '../sessions/session-identity';
+
+/** Everything the WebSocket side needs. */
+export interface GatewayDeps {
+  config: Config;
+  chat: Chat;
+  identity: SessionIdentity;
+  dispatcher: Dispatcher;
+  logger: Logger;
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  const body = `${reason}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  socket.destroy();
+}
+
+const CONN = Symbol('connection');
+/** A WebSocket carrying its Connection, so listeners can be shared by all sockets. */
+type Tagged = WebSocket & { [CONN]: Connection };
+
+/**
+ * The heartbeat visits sockets in slices, one slice every HEARTBEAT_TICK_MS, so each
+ * socket is still pinged once per HEARTBEAT_MS but the pings of 15,000 sockets are not
+ * written in one event-loop turn (that stalled every room's messages for ~100 ms).
+ */
+export const HEARTBEAT_TICK_MS = 250;
+
+/** The Connection of a socket tagged by accept(). */
+const connOf = (ws: WebSocket): Connection => (ws as Tagged)[CONN];
+
+function onPong(this: WebSocket): void {
+  connOf(this).alive = true;
+}
+
+/**
+ * The WebSocket side of the server, sharing the HTTP server's port: checks the
+ * origin, resolves identity, greets with `welcome`, feeds frames to the dispatcher,
+ * pings every HEARTBEAT_MS and terminates sockets that missed a round.
+ */
+export class Gateway {
+  private readonly wss: WebSocketServer;
+  private readonly heartbeat: NodeJS.Timeout;
+  /** How many slices one heartbeat round is cut into, and the slice the next tick visits. */
+  private readonly slices: number;
+  private tick = 0;
+  private nextSlot = 0;
+  private readonly limits: Limits;
+  private accepting = true;
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
+  // Socket listeners, shared by every socket (no closures per socket); `this` is the WebSocket.
+  private readonly onSocketError: (this: WebSocket, err: Error) => void;
+  private readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+  private readonly onClose: (this: WebSocket) => void;
+
+  constructor(
+    private readonly server: Server,
+    private readonly deps: GatewayDeps,
+  ) {
+    const { config } = deps;
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayload, perMessageDeflate: false, clientTracking: false });
+    this.limits = {
+      maxPayload: config.maxPayload,
+      ratePerSec: config.ratePerSec,
+      rateBurst: config.rateBurst,
+      historyLimit: config.historyLimit,
+      resumeLimit: config.resumeLimit,
+      nameMax: NAME_MAX,
+      titleMax: TITLE_MAX,
+      textMax: TEXT_MAX,
+      passwordMax: PASSWORD_MAX,
+      membersMin: MEMBERS_MIN,
+      membersMax: MEMBERS_MAX,
+      maxUploadBytes: config.maxUploadBytes,
+    };
+    const { logger, dispatcher, chat } = deps;
+    this.onSocketError = function (err) {
+      logger.warn(`socket error (${connOf(this).user.info.id}): ${err.message}`);
+    };
+    this.onMessage = function (data, isBinary) {
+      dispatcher.onFrame(connOf(this), data, isBinary);
+    };
+    this.onClose = function () {
+      const conn = connOf(this);
+      conn.backlog = null;
+      chat.disconnect(conn);
+    };
+    server.on('upgrade', this.onUpgrade);
+    this.slices = Math.max(1, Math.round(config.heartbeatMs / HEARTBEAT_TICK_MS));
+    this.heartbeat = setInterval(() => this.beat(), config.heartbeatMs / this.slices);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const onError = (err: Error) => this.deps.logger.warn(`upgrade socket error: ${err.message}`);
+    socket.on('error', onError);
+    if (!this.accepting) return refuse(socket, 503, 'Service Unavailable');
+    if (!originAllowed(req, this.deps.config.allowedOrigins, this.deps.config.trustProxy)) return refuse(socket, 403, 'Forbidden');
+    this.deps.identity.userFor(req).then(
+      ({ user, sessionId }) => {
+        if (!this.accepting) return refuse(socket, 503, 'Service Unavailable');
+        if (socket.destroyed) return;
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          socket.off('error', onError);
+          this.accept(ws, socket, user, sessionId);
+        });
+      },
+      (err) => {
+        this.deps.logger.error('resolving a session failed', err);
+        refuse(socket, 500, 'Internal Server Error');
+      },
+    );
+  }
+
+  private accept(ws: WebSocket, socket: Duplex, user: UserInfo, sessionId: string | undefined): void {
+    const conn: Connection = this.deps.chat.connect(ws, socket, user, sessionId);
+    conn.slot = this.nextSlot;
+    this.nextSlot = (this.nextSlot + 1) % this.slices;
+    (ws as Tagged)[CONN] = conn;
+    // Shared listeners: an idle socket costs as little memory as possible.
+    ws.on('error', this.onSocketError);
+    ws.on('message', this.onMessage);
+    ws.on('pong', onPong);
+    ws.once('close', this.onClose);
+    conn.send(encodePush('welcome', { user: conn.user.info, heartbeatMs: this.deps.config.heartbeatMs, limits: this.limits }));
+  }
+
+  /** Visits one slice: terminates its sockets that missed the last round, pings the rest. */
+  private beat(): void {
+    const slot = this.tick;
+    this.tick = (this.tick + 1) % this.slices;
+    for (const conn of this.deps.chat.connections) {
+      if (conn.slot !== slot) continue;
+      if (!conn.alive) {
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      if (conn.ws.readyState === WebSocket.OPEN) conn.ws.ping();
+    }
+  }
+
+  /** Refuses new upgrades with 503 from now on. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /**
+   * Closes every socket with `code`, waits up to `graceMs` for them to finish the
+   * closing handshake (pending writes flush first), then terminates the rest.
+   */
+  async closeAll(code: number, reason: string, graceMs: number): Promise<void> {
+    const chat = this.deps.chat;
+    const open = [...chat.connections];
+    await new Promise<void>((resolve) => {
+      let left = open.length;
+      if (left === 0) return resolve();
+      const timer = setTimeout(() => {
+        for (const conn of open) conn.ws.terminate();
+        resolve();
+      }, graceMs);
+      for (const conn of open) {
+        conn.ws.once('close', () => {
+          if (--left === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        conn.close(code, reason);
+      }
+    });
+  }
+
+  /** Stops the heartbeat and detaches from the HTTP server. */
+  close(): void {
+    this.accepting = false;
+    clearInterval(this.heartbeat);
+    this.server.off('upgrade', this.onUpgrade);
+    this.wss.close();
+  }
+}

@@ -1,0 +1,130 @@
+import path from 'node:path';
+import cookieParser from 'cookie-parser';
+import express, { NextFunction, Request, Response } from 'express';
+import session from 'express-session';
+import helmet from 'helmet';
+import morgan from 'morgan';
+import nunjucks from 'nunjucks';
+import { Registry } from 'prom-client';
+import type { Chat } from '../chat/chat';
+import { Config } from '../config';
+import { isUserInfo, newGuest } from '../chat/identity';
+import { Logger } from '../logger';
+import { originAllowed } from './origin';
+import { UserInfo } from '../protocol';
+import { createGifRoutes } from './gifs';
+import { createPageRoutes } from './pages';
+import { SESSION_COOKIE } from '../sessions/session-identity';
+import { ChatSessionStore } from '../sessions/session-store';
+import { GifStore } from './gif-store';
+
+declare module 'express-session' {
+  interface SessionData {
+    user: UserInfo;
+    /** Locked rooms whose password this session gave. */
+    rooms: string[];
+  }
+}
+
+/** What the HTTP side is built from. */
+export interface HttpDeps {
+  config: Config;
+  chat: Chat;
+  sessions: ChatSessionStore;
+  metrics: Registry;
+  logger: Logger;
+  /** Folder holding views/ and public/. */
+  root: string;
+}
+
+/** Guest sessions last this long without a visit. */
+const SESSION_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Builds the Express app: pages, uploads, health, metrics. Listening is the caller's job. */
+export function createHttpApp(deps: HttpDeps): express.Express {
+  const { config, chat, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  if (config.trustProxy) app.set('trust proxy', 1);
+
+  const views = nunjucks.configure(path.join(deps.root, 'views'), { autoescape: true, noCache: !config.production });
+  views.addFilter('clock', (ts: number) => new Date(ts).toISOString().slice(11, 16));
+  views.addFilter('iso', (ts: number) => new Date(ts).toISOString());
+  views.express(app);
+  app.set('view engine', 'njk');
+
+  if (config.accessLog) app.use(morgan(config.production ? 'combined' : 'dev', { stream: { write: (line) => logger.info(line.trimEnd()) } }));
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: true,
+        directives: {
+          'default-src': ["'self'"],
+          'script-src': ["'self'"],
+          'connect-src': ["'self'", 'ws:', 'wss:'],
+          'img-src': ["'self'", 'data:', 'blob:'],
+          // User colors come from the server's own palette; scripts stay strictly external.
+          'style-src-attr': ["'unsafe-inline'"],
+          'upgrade-insecure-requests': config.trustProxy ? [] : null,
+        },
+      },
+      strictTransportSecurity: config.trustProxy,
+      // no-referrer would make browsers send `Origin: null` on form posts, defeating the origin check.
+      referrerPolicy: { policy: 'same-origin' },
+    }),
+  );
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', connections: chat.connections.size, users: chat.users.size, rooms: chat.rooms.size, uptime: process.uptime() });
+  });
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use(express.static(path.join(deps.root, 'public'), { maxAge: config.production ? '1h' : 0 }));
+  const gifs = new GifStore(path.join(config.dataDir, 'uploads'));
+  app.use(cookieParser(config.cookieSecret));
+  app.use(
+    session({
+      name: SESSION_COOKIE,
+      secret: config.cookieSecret,
+      store: deps.sessions,
+      resave: false,
+      saveUninitialized: false,
+      proxy: config.trustProxy,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: config.trustProxy ? 'auto' : false, maxAge: SESSION_MAX_AGE_MS },
+    }),
+  );
+  // Every visitor gets a guest identity that their WebSocket will share.
+  app.use((req, _res, next) => {
+    if (!isUserInfo(req.session.user)) req.session.user = newGuest();
+    next();
+  });
+  // Cross-site posting: the cookie is SameSite=Lax, and a state-changing request from a
+  // page must come from our own origin too.
+  app.use((req, res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || originAllowed(req, config.allowedOrigins, config.trustProxy)) return next();
+    res.status(403).render('error', { status: 403, message: 'This form was sent from another site, so it was refused.' });
+  });
+
+  app.use(createPageRoutes(chat));
+  app.use(createGifRoutes(chat, gifs));
+
+  app.use((_req, res) => {
+    res.status(404).render('error', { status: 404, message: 'There is nothing at this address.' });
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : 500;
+    if (status >= 500) logger.error('request failed', err);
+    res.status(status).render('error', {
+      status,
+      message: status >= 500 ? 'Something went wrong on our side.' : 'That request could not be served.',
+      detail: config.production ? undefined : String((err as Error)?.stack ?? err),
+    });
+  });
+  return app;
+}

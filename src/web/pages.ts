@@ -1,0 +1,106 @@
+import express, { Request, Response, Router } from 'express';
+import type { Chat } from '../chat/chat';
+import { ChatError } from '../protocol/errors';
+import { verifyPassword } from '../chat/password';
+import { DEFAULT_MAX_MEMBERS, Entry, MEMBERS_MAX, MEMBERS_MIN, PASSWORD_MAX, roomFields, TITLE_MAX } from '../protocol';
+import { MAX_GRANTS } from '../sessions/session-identity';
+
+/** Values of the new-room form as typed, and a message per refused field. */
+interface RoomForm {
+  values: { title: string; max: string; password: string };
+  errors: Partial<Record<'title' | 'max' | 'password', string>>;
+}
+
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
+/** Checks the new-room form with the same rules as the `create` event, one message per field. */
+function readRoomForm(body: Record<string, unknown>): RoomForm & { data?: { title: string; max: number; password?: string } } {
+  const values = { title: text(body.title), max: text(body.max).trim(), password: text(body.password) };
+  const errors: RoomForm['errors'] = {};
+  const check = <T>(field: keyof RoomForm['errors'], fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof ChatError)) throw err;
+      errors[field] = err.message.replace(/^\w+ /, (w) => w[0].toUpperCase() + w.slice(1));
+      return undefined;
+    }
+  };
+  const title = check('title', () => roomFields.title(values.title, 'title'));
+  const max = check('max', () => roomFields.max(values.max === '' ? DEFAULT_MAX_MEMBERS : Number(values.max), 'max'));
+  const password = check('password', () => roomFields.password(values.password, 'password'));
+  if (title === undefined || max === undefined || password === undefined) return { values, errors };
+  return { values, errors, data: { title, max, password: password || undefined } };
+}
+
+/** True when this session gave the password of a locked room. */
+function granted(req: Request, roomId: string): boolean {
+  return Array.isArray(req.session.rooms) && req.session.rooms.includes(roomId);
+}
+
+/**
+ * The server-rendered pages: lobby, new-room form, room. They read and change the chat
+ * through the same operations as the WebSocket handlers.
+ */
+export function createPageRoutes(chat: Chat): Router {
+  const router = express.Router();
+  const form = express.urlencoded({ extended: false, limit: '16kb' });
+  const limits = { titleMax: TITLE_MAX, membersMin: MEMBERS_MIN, membersMax: MEMBERS_MAX, passwordMax: PASSWORD_MAX };
+
+  router.get('/', (req, res) => {
+    res.render('lobby', { user: req.session.user, rooms: chat.listRooms() });
+  });
+
+  const renderNew = (res: Response, f: RoomForm, status = 200) => res.status(status).render('room-new', { ...f, limits });
+  router.get('/room/new', (_req, res) => renderNew(res, { values: { title: '', max: String(DEFAULT_MAX_MEMBERS), password: '' }, errors: {} }));
+  router.post('/room/new', form, async (req, res, next) => {
+    try {
+      const parsed = readRoomForm(req.body ?? {});
+      if (!parsed.data) return renderNew(res, parsed, 400);
+      const room = await chat.createRoom(req.session.user!, parsed.data.title, parsed.data.max, parsed.data.password);
+      // The creator typed the password: no need to type it again to enter.
+      if (room.locked) req.session.rooms = [...(req.session.rooms ?? []).slice(-(MAX_GRANTS - 1)), room.id];
+      res.redirect(303, `/room/${encodeURIComponent(room.id)}`);
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  const renderRoom = async (req: Request, res: Response, status = 200, passwordError?: string) => {
+    const room = chat.rooms.get(String(req.params.id));
+    if (!room) return res.status(404).render('error', { status: 404, message: 'This room does not exist (any more).' });
+    const open = room.passwordHash === null || granted(req, room.id) || room.members.has(req.session.user!.id);
+    const page = open ? await chat.history.before(room.id, undefined, chat.config.historyLimit) : undefined;
+    // The page renders entries server-side; the cache keeps them as JSON.
+    const history = page ? (JSON.parse(page.json) as Entry[]) : [];
+    res.status(status).render('room', {
+      user: req.session.user,
+      room: room.info(),
+      open,
+      history,
+      members: open ? [...room.members.values()].map((m) => m.user.info) : [],
+      lastSeq: page ? page.last : 0,
+      passwordError,
+      limits,
+    });
+  };
+  router.get('/room/:id', (req, res, next) => renderRoom(req, res).catch(next));
+
+  // The password form posts here (never in a URL); a grant in the session lets the page and its socket in.
+  router.post('/room/:id/unlock', form, async (req, res, next) => {
+    try {
+      const room = chat.rooms.get(String(req.params.id));
+      if (!room) return void (await renderRoom(req, res));
+      const password = text(req.body?.password);
+      if (room.passwordHash !== null && !(await verifyPassword(password.slice(0, PASSWORD_MAX), room.passwordHash))) {
+        return void (await renderRoom(req, res, 403, password ? 'Wrong password.' : 'Enter the password.'));
+      }
+      req.session.rooms = [...(req.session.rooms ?? []).filter((r) => r !== room.id).slice(-(MAX_GRANTS - 1)), room.id];
+      res.redirect(303, `/room/${encodeURIComponent(room.id)}`);
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  return router;
+}

@@ -1,0 +1,13 @@
+import { str } from '../../src/protocol/schema';
+
+describe('schema str', () => {
+  test('counts code points: a surrogate pair once, a lone surrogate once', () => {
+    const three = str({ max: 3 });
+    expect(three('🎉🎉🎉', 'text')).toBe('🎉🎉🎉');
+    expect(() => three('🎉🎉🎉🎉', 'text')).toThrow('text must be at most 3 characters');
+    expect(three('a\ud800b', 'text')).toBe('a\ud800b');
+    expect(() => three('a\ud800b\udc00c', 'text')).toThrow('at most 3');
+    expect(str({ min: 2, max: 5 })('\ud83c\udf89x', 'name')).toBe('🎉x');
+    expect(() => str({ min: 2, max: 5 })('🎉', 'name')).toThrow('name must be at least 2 characters');
+  });
+});
