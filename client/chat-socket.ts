@@ -1,10 +1,15 @@
+import type { ClientErrorCode } from './errors.js';
+
 /** Connection states shown to the person. */
 export type ConnState = 'connecting' | 'online' | 'offline';
 
-/** A refused request: the server's error code and message, or `offline` when the socket dropped. */
+/**
+ * A refused request: the server's error code and message, or `offline` when the socket
+ * dropped. Pages decide by `code` (errors.ts); the message is the server's, for people.
+ */
 export class RequestError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ClientErrorCode,
     message: string,
   ) {
     super(message);
@@ -89,7 +94,7 @@ export class ChatSocket {
         this.pending.delete(frame.id);
         if (!waiter) return;
         if (frame.event === 'ack') waiter.resolve(frame.data);
-        else waiter.reject(new RequestError(frame.data?.code ?? 'internal', frame.data?.message ?? 'Request failed.'));
+        else waiter.reject(new RequestError(typeof frame.data?.code === 'string' ? frame.data.code : 'internal', frame.data?.message ?? 'Request failed.'));
         return;
       }
       if (typeof frame.event === 'string') this.emit(frame.event, frame.data);

@@ -1,4 +1,4 @@
-import { User } from './types';
+import type { UserInfo } from './protocol.js';
 
 /** Creates an element; text always goes through textContent, never HTML. */
 export function el<K extends keyof HTMLElementTagNameMap>(
@@ -15,7 +15,7 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 }
 
 /** A user's name in their color. */
-export function userName(user: User): HTMLSpanElement {
+export function userName(user: UserInfo): HTMLSpanElement {
   const span = el('span', { className: 'who', text: user.name });
   span.style.color = user.color;
   return span;

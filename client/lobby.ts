@@ -1,6 +1,7 @@
-import { ChatSocket, RequestError, showState } from './chat-socket.js';
+import { ChatSocket, type RequestError, showState } from './chat-socket.js';
 import { el, localizeTimes, timeOf } from './dom.js';
-import { RoomInfo, User } from './types.js';
+import { plainWords } from './errors.js';
+import type { Renamed, RoomInfo, UserInfo, Welcome } from './protocol.js';
 
 const socket = new ChatSocket();
 showState(socket);
@@ -37,9 +38,13 @@ function upsert(room: RoomInfo): void {
   empty.hidden = true;
 }
 
-socket.on('welcome', async (data: { user: User }) => {
-  if (document.activeElement !== nameInput) nameInput.value = data.user.name;
-  nameInput.style.color = data.user.color;
+function showName(user: UserInfo): void {
+  if (document.activeElement !== nameInput) nameInput.value = user.name;
+  nameInput.style.color = user.color;
+}
+
+socket.on('welcome', async (data: Welcome) => {
+  showName(data.user);
   // Catch up on what changed while offline.
   try {
     const rooms = await socket.request<RoomInfo[]>('chatrooms');
@@ -49,6 +54,8 @@ socket.on('welcome', async (data: { user: User }) => {
     /* offline again: the next welcome retries */
   }
 });
+// Renamed in another tab: the field shows the name in use.
+socket.on('renamed', (d: Renamed) => d.room === undefined && showName(d.user));
 socket.on('roomCreated', upsert);
 socket.on('roomUpdated', upsert);
 socket.on('roomRemoved', (d: { id: string }) => {
@@ -61,13 +68,13 @@ nameForm.addEventListener('submit', async (event) => {
   nameMessage.textContent = '';
   nameInput.removeAttribute('aria-invalid');
   try {
-    const user = await socket.request<User>('register', { name: nameInput.value });
+    const user = await socket.request<UserInfo>('register', { name: nameInput.value });
     nameInput.value = user.name;
     nameMessage.textContent = 'Saved.';
   } catch (err) {
     const e = err as RequestError;
     nameInput.setAttribute('aria-invalid', 'true');
-    nameMessage.textContent = e.code === 'name_taken' ? 'Someone online already has that name. Pick another.' : e.message;
+    nameMessage.textContent = plainWords(e.code, 'register');
   }
 });
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -5,37 +6,55 @@ import { AddressInfo } from 'node:net';
 import { Bus } from './bus/bus';
 import { createMemoryBus } from './bus/memory-bus';
 import { Chat } from './chat/chat';
+import { HistoryCache } from './chat/history-cache';
 import { Config } from './config';
-import { Dispatcher } from './realtime/dispatcher';
+import { Logger, consoleLogger } from './logger';
+import { createMemoryPresence } from './presence/memory-presence';
+import { Presence } from './presence/presence';
 import { CloseCode } from './protocol/errors';
+import { Dispatcher } from './realtime/dispatcher';
 import { Gateway } from './realtime/gateway';
 import { handlers } from './realtime/handlers';
-import { createHttpApp } from './web/http-app';
-import { Logger, consoleLogger } from './logger';
-import { createMetrics } from './web/metrics';
+import { Hub } from './realtime/hub';
 import { SessionIdentity } from './sessions/session-identity';
 import { ChatSessionStore } from './sessions/session-store';
+import { GifStore } from './store/gif-store';
 import { openSqliteStore } from './store/sqlite-store';
 import { Store } from './store/store';
+import { createHttpApp } from './web/http-app';
+import { createMetrics } from './web/metrics';
 
-/** Optional parts; each has a working default. */
+/** How long a server's sockets count in presence after its last beat (it beats every sweep). */
+export const PRESENCE_TTL_MS = 10_000;
+
+/**
+ * Optional parts; each has a working default. Parts passed in are the caller's: the app
+ * does not close them (several apps may share one bus and one presence). Parts it made
+ * itself, it closes.
+ */
 export interface AppParts {
   logger?: Logger;
   store?: Store;
   bus?: Bus;
+  presence?: Presence;
+  /** This process's id in presence, logs and /healthz; random when not given. */
+  nodeId?: string;
 }
 
 /** A built server: not listening until `listen()`. */
 export interface App {
   readonly server: http.Server;
   readonly chat: Chat;
+  readonly hub: Hub;
+  readonly store: Store;
+  readonly nodeId: string;
   /** Listens on config.port/host (port 0 picks one); resolves with the port. */
   listen(): Promise<number>;
   /** The base URL once listening, e.g. http://127.0.0.1:8005. */
   url(): string;
   /**
    * Graceful stop: refuse new connections, commit pending writes (their acks go out),
-   * close sockets with 1001, then release the bus and the store. Safe to call twice.
+   * close sockets with 1001, then release what the app opened. Safe to call twice.
    */
   close(): Promise<void>;
 }
@@ -54,38 +73,48 @@ function projectRoot(): string {
 /** Wires the server from its config. Reads no environment and opens no port. */
 export async function buildApp(config: Config, parts: AppParts = {}): Promise<App> {
   const logger = parts.logger ?? consoleLogger;
+  const nodeId = parts.nodeId ?? `n_${randomBytes(6).toString('base64url')}`;
   fs.mkdirSync(config.dataDir, { recursive: true });
   const store = parts.store ?? openSqliteStore(path.join(config.dataDir, 'gif-chat.db'));
   const bus = parts.bus ?? createMemoryBus();
-  const chat = await Chat.open({ config, store, bus, logger });
+  const presence = parts.presence ?? createMemoryPresence({ graceMs: config.presenceGraceMs, ttlMs: PRESENCE_TTL_MS });
+  const gifs = new GifStore(path.join(config.dataDir, 'uploads'));
+  const history = new HistoryCache(store);
+  const hub = await Hub.open({ bus, store, history, logger, nodeId, outboxLimit: config.outboxLimit, ratePerSec: config.ratePerSec, rateBurst: config.rateBurst });
+  const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, audience: () => hub.size });
+  await chat.start();
   const identity = new SessionIdentity(store, config.cookieSecret);
-  const dispatcher = new Dispatcher(chat, identity, handlers, logger);
+  const dispatcher = new Dispatcher(chat, hub, config, identity, handlers, logger);
   const sessions = new ChatSessionStore(store);
-  const metrics = createMetrics(chat, dispatcher);
-  const http_ = createHttpApp({ config, chat, sessions, metrics: metrics.registry, logger, root: projectRoot() });
+  const metrics = createMetrics(chat, hub, dispatcher);
+  const http_ = createHttpApp({ config, chat, hub, gifs, nodeId, sessions, metrics: metrics.registry, logger, root: projectRoot() });
   const server = http.createServer(http_);
-  const gateway = new Gateway(server, { config, chat, identity, dispatcher, logger });
+  const gateway = new Gateway(server, { config, chat, hub, identity, dispatcher, logger });
 
   let closing: Promise<void> | undefined;
   const close = async () => {
     gateway.stopAccepting();
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-    chat.beginShutdown();
-    await chat.batcher.drain();
+    await chat.drain();
     await gateway.closeAll(CloseCode.goingAway, 'server shutting down', 2000);
     gateway.close();
     server.closeAllConnections();
     await serverClosed;
     await chat.close();
+    hub.close();
     sessions.close();
     metrics.close();
-    await bus.close();
-    await store.close();
+    if (!parts.presence) await presence.close();
+    if (!parts.bus) await bus.close();
+    if (!parts.store) await store.close();
   };
 
   return {
     server,
     chat,
+    hub,
+    store,
+    nodeId,
     listen: () =>
       new Promise<number>((resolve, reject) => {
         server.once('error', reject);

@@ -37,6 +37,14 @@ export interface Config {
   maxUploadBytes: number;
   /** Write HTTP access logs (morgan). */
   accessLog: boolean;
+  /** How long a user whose last socket in a room closed keeps their place there (no `left`, no `joined` when back). */
+  presenceGraceMs: number;
+  /** How long the owner may be offline while the room has members before ownership passes on. */
+  ownerAwayMs: number;
+  /** A room with no members and no new entries for this long is deleted (0: keep forever). */
+  roomTtlMs: number;
+  /** How often each server sweeps presence (grace ends, dead servers) and applies the owner and expiry policies. */
+  sweepMs: number;
 }
 
 /** The defaults a user gets with no environment set. */
@@ -57,6 +65,10 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   kickBanMs: 10 * 60_000,
   maxUploadBytes: 5 * 1024 * 1024,
   accessLog: true,
+  presenceGraceMs: 15_000,
+  ownerAwayMs: 24 * 3_600_000,
+  roomTtlMs: 7 * 24 * 3_600_000,
+  sweepMs: 1000,
 };
 
 /** Thrown when the environment holds a value the server cannot start with. */
@@ -141,6 +153,10 @@ export function loadConfig(env: Env): LoadedConfig {
     kickBanMs: int(env, 'KICK_BAN_MS', defaults.kickBanMs, 0, 7 * 24 * 3_600_000),
     maxUploadBytes: int(env, 'MAX_UPLOAD_BYTES', defaults.maxUploadBytes, 1024, 100 * 1024 * 1024),
     accessLog: bool(env, 'ACCESS_LOG', defaults.accessLog),
+    presenceGraceMs: int(env, 'PRESENCE_GRACE_MS', defaults.presenceGraceMs, 0, 3_600_000),
+    ownerAwayMs: int(env, 'OWNER_AWAY_MS', defaults.ownerAwayMs, 0, 365 * 24 * 3_600_000),
+    roomTtlMs: int(env, 'ROOM_TTL_MS', defaults.roomTtlMs, 0, 10 * 365 * 24 * 3_600_000),
+    sweepMs: int(env, 'SWEEP_MS', defaults.sweepMs, 10, 60_000),
   };
   return { config, warnings };
 }

@@ -31,12 +31,12 @@ describe('durability across a restart on the same DATA_DIR', () => {
 
   test('writes of one event-loop turn share one transaction', async () => {
     const s = await startServer({ dataDir: tempDataDir(), ratePerSec: 10_000, rateBurst: 10_000 });
-    const store = s.app.chat.store;
+    const store = s.app.store;
     const commits: number[] = [];
-    const commit = store.commit.bind(store);
-    (store as { commit: typeof store.commit }).commit = (ops) => {
+    const append = store.append.bind(store);
+    store.append = (ops) => {
       commits.push(ops.length);
-      return commit(ops);
+      return append(ops);
     };
     const clients = await Promise.all(Array.from({ length: 10 }, () => TestClient.connect(s.wsUrl)));
     const room = await clients[0].request('create', { title: 'r', max: 100 });

@@ -46,7 +46,7 @@ describe('ordering and resume', () => {
     await sleep(50);
     seen.push(...current.seen());
 
-    const stored = (await s.app.chat.store.entriesAfter(room.id, 0, 100_000)).map((e) => e.seq);
+    const stored = (await s.app.store.entriesAfter(room.id, 0, 100_000)).map((e) => e.seq);
     const lastSeen = seen[seen.length - 1];
     expect(stored.length).toBeGreaterThan(100);
     // Exactly the stored sequence, from the first entry to the last one seen: no gap, no duplicate.

@@ -11,11 +11,11 @@ import { Server } from 'socket.io';
 import { silentLogger } from '../../src/logger';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { WriteBatcher } from '../../src/store/write-batcher';
-import { MessageEntry, SystemEntry } from '../../src/protocol';
 
 const dataDir = process.env.DATA_DIR ?? './data-socketio';
 const store = openSqliteStore(path.join(dataDir, 'socketio.db'));
 const batcher = new WriteBatcher(store, silentLogger);
+/** Rooms that exist (the store allocates their seqs). */
 const seqs = new Map<string, number>();
 /** Who is in each room, returned by join as gif-chat's join returns its members. */
 const members = new Map<string, Map<string, { id: string; name: string; color: string }>>();
@@ -28,7 +28,7 @@ io.on('connection', (socket) => {
   const user = { id: socket.id, name: `guest-${socket.id.slice(0, 6)}`, color: '#2980b9' };
   socket.on('create', async (data: { title: string; max?: number }, ack: Ack) => {
     const id = `r_${Math.random().toString(36).slice(2, 12)}`;
-    await batcher.write({ op: 'createRoom', room: { id, title: String(data?.title), max: Number(data?.max ?? 10), passwordHash: null, owner: user, createdAt: Date.now() } });
+    await store.createRoom({ id, title: String(data?.title), max: Number(data?.max ?? 10), passwordHash: null, owner: user, createdAt: Date.now() });
     seqs.set(id, 0);
     members.set(id, new Map());
     ack?.({ id });
@@ -36,10 +36,11 @@ io.on('connection', (socket) => {
   // Joins and leaves are announced to the room and stored, as gif-chat's system entries are
   // (the textbook's "X joined" messages), so both servers do the same work per join.
   const announce = (room: string, kind: 'joined' | 'left') => {
-    const seq = seqs.get(room)! + 1;
-    seqs.set(room, seq);
-    const entry: SystemEntry = { room, seq, kind, user, ts: Date.now() };
-    void batcher.write({ op: 'append', entry }, () => io.to(room).emit('system', entry)).catch(() => {});
+    void batcher
+      .append({ entry: { room, kind, user, ts: Date.now() } }, (result) => {
+        if ('entry' in result) io.to(room).emit('system', result.entry);
+      })
+      .catch(() => {});
   };
   socket.on('disconnecting', () => {
     for (const room of socket.rooms) {
@@ -60,13 +61,14 @@ io.on('connection', (socket) => {
   socket.on('message', (data: { room: string; text: string }, ack: Ack) => {
     const room = data?.room;
     if (typeof data?.text !== 'string' || !seqs.has(room) || !socket.rooms.has(room)) return ack?.({ error: 'not_joined' });
-    const seq = seqs.get(room)! + 1;
-    seqs.set(room, seq);
-    const entry: MessageEntry = { room, seq, user, text: data.text, ts: Date.now() };
-    batcher.write({ op: 'append', entry }, () => io.to(room).emit('message', entry)).then(
-      () => ack?.(entry),
-      () => ack?.({ error: 'internal' }),
-    );
+    batcher
+      .append({ entry: { room, user, text: data.text, ts: Date.now() } }, (result) => {
+        if ('entry' in result) io.to(room).emit('message', result.entry);
+      })
+      .then(
+        (result) => ack?.('entry' in result ? result.entry : { error: 'not_found' }),
+        () => ack?.({ error: 'internal' }),
+      );
   });
   socket.on('history', async (data: { room: string; limit?: number }, ack: Ack) => {
     if (!socket.rooms.has(data?.room)) return ack?.({ error: 'not_joined' });

@@ -1,41 +1,54 @@
-/** What travels on the bus: a frame encoded once, plus what the receiver needs to route it. */
-export interface BusMessage {
-  /** The push as complete WebSocket frames (usually one), written as they are to every recipient. */
-  frame: Buffer;
-  /** Room seq of the entry, when the frame is a room entry (used to resume without gaps); the last one's when there are `parts`. */
-  seq?: number;
-  /** When the frame holds several entries (a presence batch): each one's seq and where its frame starts, in seq order. */
-  parts?: readonly { seq: number; offset: number }[];
-  /** A user whose sockets must not receive it (typing goes to the others only). */
-  exceptUser?: string;
-}
+import { Entry, RoomInfo, UserInfo, Whisper } from '../protocol';
 
 /**
- * What of `message` a socket still needs when it already has every entry up to seq
- * `floor`: all of it, the tail of a batch, or null.
+ * The facts servers tell each other. Each process turns them into frames for its own
+ * sockets, encoding each once. Topics: `room:<id>` (entries, typing, renames of members),
+ * `user:<id>` (whispers, kicks, the user's own renames) and `lobby` (rooms created,
+ * updated, removed).
  */
-export function framesAfter(message: BusMessage, floor: number): Buffer | null {
-  if (message.seq === undefined || message.seq > floor) {
-    const first = message.parts?.find((part) => part.seq > floor);
-    return first && first.offset > 0 ? message.frame.subarray(first.offset) : message.frame;
-  }
-  return null;
-}
+export type BusEvent =
+  /** An entry committed to a room's log (published after the commit, in seq order per publisher). */
+  | { type: 'entry'; entry: Entry }
+  /** A member is typing (not stored). */
+  | { type: 'typing'; room: string; user: UserInfo }
+  /** A user's new name: on their user topic (for their sockets) and on each room they are in (for member lists). */
+  | { type: 'renamed'; user: UserInfo; room?: string }
+  /** The user was kicked from the room: their sockets there leave it. */
+  | { type: 'kicked'; room: string; user: string }
+  /** A whisper, on the target's and the sender's user topics. */
+  | { type: 'whisper'; whisper: Whisper }
+  | { type: 'roomCreated'; room: RoomInfo }
+  /** Rooms whose member count, owner or activity changed (coalesced by the publisher). */
+  | { type: 'roomsUpdated'; rooms: RoomInfo[] }
+  | { type: 'roomRemoved'; id: string };
 
-/** Called with every message published to a topic it subscribed to. */
-export type BusHandler = (message: BusMessage) => void;
+/** Called with every event published to a topic it subscribed to. */
+export type BusHandler = (event: BusEvent) => void;
+
+export const roomTopic = (id: string) => `room:${id}`;
+export const userTopic = (id: string) => `user:${id}`;
+export const LOBBY_TOPIC = 'lobby';
 
 /**
- * Fan-out between the handlers and the sockets. Topics are strings like
- * `room:<id>`, `user:<id>` and `lobby`. Messages on one topic arrive in publish
- * order. The in-process default is memory-bus; a networked one can replace it
- * without touching the handlers.
+ * Carries facts between server processes (and between the apps of one process).
+ *
+ * Guarantees, as centrifuge's broker states its own:
+ * - At most once: an event may be lost (a networked bus drops what it cannot deliver);
+ *   never duplicated by the bus itself. Whatever must not be lost is in the store first:
+ *   receivers fill holes in a room's seqs from there.
+ * - Order: events of one publisher on one topic arrive in publish order. Nothing is
+ *   promised across publishers: two processes' entries for one room may interleave out
+ *   of seq order (receivers reorder by seq).
+ * - `subscribe` resolves once the subscription is live: every event published after
+ *   that is delivered (at most once). The returned function stops delivery at once.
+ * - `publish` never throws and never blocks the caller on the network.
+ * - `close()` stops all delivery and releases connections; safe to call twice.
  */
 export interface Bus {
-  /** Delivers the message to every subscriber of the topic. */
-  publish(topic: string, message: BusMessage): void;
-  /** Starts delivery to `handler`; the returned function stops it. */
-  subscribe(topic: string, handler: BusHandler): () => void;
+  /** Delivers the event to every subscriber of the topic, in this and other processes. */
+  publish(topic: string, event: BusEvent): void;
+  /** Starts delivery to `handler`; resolves, once live, with the function that stops it. */
+  subscribe(topic: string, handler: BusHandler): Promise<() => void>;
   /** Stops all delivery. */
   close(): Promise<void>;
 }

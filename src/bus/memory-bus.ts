@@ -1,20 +1,22 @@
 import { Bus, BusHandler } from './bus';
 
 /**
- * The in-process bus: publish calls each subscriber synchronously, in subscription order.
- * A topic with one subscriber (every user topic) holds the handler itself, not a set:
- * it is per-connection memory.
+ * The in-process bus: it serves one process (or several apps in one process, as the
+ * tests build them). `publish` calls each subscriber synchronously, in subscription
+ * order, so events of one topic arrive in publish order and nothing is ever lost. A
+ * topic with one subscriber (every user topic) holds the handler itself, not a set: it
+ * is per-connection memory.
  */
 export function createMemoryBus(): Bus {
   const topics = new Map<string, BusHandler | Set<BusHandler>>();
   return {
-    publish(topic, message) {
+    publish(topic, event) {
       const handlers = topics.get(topic);
       if (handlers === undefined) return;
-      if (typeof handlers === 'function') return handlers(message);
-      for (const handler of handlers) handler(message);
+      if (typeof handlers === 'function') return handlers(event);
+      for (const handler of handlers) handler(event);
     },
-    subscribe(topic, handler) {
+    async subscribe(topic, handler) {
       const existing = topics.get(topic);
       if (existing === undefined) topics.set(topic, handler);
       else if (typeof existing === 'function') topics.set(topic, new Set([existing, handler]));

@@ -1,375 +1,459 @@
-import { Duplex } from 'node:stream';
-import WebSocket from 'ws';
-import { Bus, BusMessage } from '../bus/bus';
+import { Bus, LOBBY_TOPIC, roomTopic, userTopic } from '../bus/bus';
 import { Config } from '../config';
-import { Connection, ConnectionOptions, TrafficStats } from '../realtime/connection';
-import { ChatError, fail } from '../protocol/errors';
-import { newId } from './identity';
-import { Flusher } from '../realtime/flusher';
 import { Logger } from '../logger';
-import { HistoryCache } from './history-cache';
-import { hashPassword } from './password';
-import { encodeEntry, encodePush, Entry, MessageEntry, RoomInfo, SystemEntry, SystemKind, UserInfo } from '../protocol';
-import { Room } from './room';
-import { PresenceBatcher } from '../realtime/presence-batcher';
-import { RoomUpdates } from './room-updates';
-import { Store } from '../store/store';
-import { OnlineUser, UserDirectory } from '../realtime/user-directory';
-import { TokenBucket } from '../realtime/token-bucket';
+import { SocketRef, Presence } from '../presence/presence';
+import { ChatError, Entry, fail, RoomInfo, SystemKind, UserInfo, Whisper } from '../protocol';
+import { AppendOp, AppendResult, NewEntry, Store, StoredRoom } from '../store/store';
 import { WriteBatcher } from '../store/write-batcher';
+import { HistoryCache, HistoryPage, ResumePage } from './history-cache';
+import { newId } from './identity';
+import { hashPassword, verifyPassword } from './password';
+import { RoomUpdates } from './room-updates';
 
-/** What the chat state is built from. */
+/** `roomUpdated` goes out at most once per room per this many ms (per process). */
+export const ROOM_UPDATE_INTERVAL_MS = 1000;
+/** The owner and expiry policies run at most this often (and at least every sweep when their periods are short). */
+export const ROOM_CHECK_MAX_MS = 60_000;
+
+/** Where GIFs are removed when their room goes. */
+export interface GifRemover {
+  remove(urls: readonly string[]): Promise<void>;
+}
+
+/** What the chat is built from. */
 export interface ChatDeps {
   config: Config;
   store: Store;
   bus: Bus;
+  presence: Presence;
+  history: HistoryCache;
+  gifs: GifRemover;
   logger: Logger;
+  /** This process's id in presence. */
+  nodeId: string;
+  /** How many sockets receive lobby updates here (stretches their interval). */
+  audience: () => number;
 }
 
-/** `roomUpdated` goes out at most once per room per this many ms. */
-export const ROOM_UPDATE_INTERVAL_MS = 1000;
+/** How a visitor gets into a locked room. */
+export interface RoomAccess {
+  /** The password typed, if any. */
+  password?: string;
+  /** True when the visitor's session already gave the password. */
+  hasGrant(): Promise<boolean>;
+  /** Remembers in the visitor's session that they gave it. */
+  grant(): Promise<void>;
+}
 
-const roomTopic = (id: string) => `room:${id}`;
-const userTopic = (id: string) => `user:${id}`;
-const LOBBY = 'lobby';
+/** A room as clients see it, from its stored record and its member count. */
+export function roomInfo(room: StoredRoom, members: number): RoomInfo {
+  return {
+    id: room.id,
+    title: room.title,
+    max: room.max,
+    members,
+    locked: room.passwordHash !== null,
+    owner: room.owner,
+    lastActivity: room.lastActivity,
+  };
+}
 
 /**
- * The chat's live state (who is online, who is in which room) and every
- * operation that changes it. Durable changes go through the write batcher;
- * pushes go through the bus, encoded once. Handlers call in here and stay thin.
+ * The chat domain: rooms, their logs, membership and ownership, with no sockets. The
+ * truth lives in the store (rooms, entries, owner, bans) and in presence (who is online
+ * and where); every change is told to all processes as a fact on the bus, after it is
+ * stored. Writes of entries go through the write batcher (one transaction per turn), and
+ * each committed entry is published in commit order.
+ *
+ * Presence and ownership:
+ * - a socket closing without `leave` starts the user's grace (PRESENCE_GRACE_MS): back in
+ *   time, nothing is recorded; past it, the sweep records `left`. An explicit `leave`
+ *   records `left` at once;
+ * - the owner stays the owner while away; ownership passes to the member present longest
+ *   only after the owner has been offline for OWNER_AWAY_MS while the room had members;
+ * - a room with no members and no new entries for ROOM_TTL_MS is deleted.
+ *
+ * No write is fire-and-forget: system entries recorded on the side are caught and logged
+ * once; a request's own write failing rejects that request only.
  */
 export class Chat {
-  readonly rooms = new Map<string, Room>();
-  readonly users = new UserDirectory();
-  readonly connections = new Set<Connection>();
-  readonly stats: TrafficStats = { framesIn: 0, framesOut: 0, slowConsumers: 0 };
-  readonly batcher: WriteBatcher;
-  /** Room history reads (memory tail, then the store). */
-  readonly history: HistoryCache;
-  private readonly flusher = new Flusher();
-  private readonly roomUpdates: RoomUpdates;
-  /** Joins and leaves, batched per room (see PresenceBatcher). */
-  private readonly presence: PresenceBatcher;
-  readonly config: Config;
-  readonly store: Store;
+  private readonly batcher: WriteBatcher;
+  private readonly updates: RoomUpdates;
+  private readonly config: Config;
+  private readonly store: Store;
   private readonly bus: Bus;
+  private readonly presence: Presence;
+  private readonly cache: HistoryCache;
   private readonly logger: Logger;
-  private readonly connectionOptions: ConnectionOptions;
-  private readonly nonces = new Map<string, Promise<Entry>>();
-  private readonly stopLobby: () => void;
-  /** Set by close(): sockets closing now are the server's doing, not users leaving. */
-  private closing = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | null = null;
+  private lastRoomCheck = 0;
+  private closed = false;
 
-  private constructor(deps: ChatDeps) {
+  constructor(private readonly deps: ChatDeps) {
     this.config = deps.config;
     this.store = deps.store;
     this.bus = deps.bus;
+    this.presence = deps.presence;
+    this.cache = deps.history;
     this.logger = deps.logger;
-    this.connectionOptions = {
-      outboxLimit: deps.config.outboxLimit,
-      rateLimit: new TokenBucket(deps.config.ratePerSec, deps.config.rateBurst),
-      stats: this.stats,
-      flusher: this.flusher,
-    };
     this.batcher = new WriteBatcher(deps.store, deps.logger);
-    this.presence = new PresenceBatcher((topic, message) => this.bus.publish(topic, message));
-    this.history = new HistoryCache(deps.store);
-    this.roomUpdates = new RoomUpdates(
+    this.updates = new RoomUpdates(
       ROOM_UPDATE_INTERVAL_MS,
-      (id) => this.rooms.get(id)?.info(),
-      (frames) => this.bus.publish(LOBBY, { frame: frames }),
-      () => this.connections.size,
+      (ids) => this.infos(ids),
+      (rooms) => this.bus.publish(LOBBY_TOPIC, { type: 'roomsUpdated', rooms }),
+      deps.audience,
+      (err) => this.logger.warn(`reading rooms for the lobby failed: ${(err as Error).message}`),
     );
-    this.stopLobby = this.bus.subscribe(LOBBY, (message) => {
-      for (const conn of this.connections) conn.send(message.frame);
-    });
   }
 
-  /** Builds the chat state, loading every room from the store. */
-  static async open(deps: ChatDeps): Promise<Chat> {
-    const chat = new Chat(deps);
-    for (const stored of await deps.store.loadRooms()) chat.track(new Room(stored));
-    return chat;
+  /** Entries a plain `join` and a `history` without `limit` return. */
+  get historyLimit(): number {
+    return this.config.historyLimit;
   }
 
-  // ---- connections -------------------------------------------------------
-
-  /** Registers a new socket for `info`'s user. */
-  connect(ws: WebSocket, socket: Duplex, info: UserInfo, sessionId: string | undefined): Connection {
-    const { user, arrived } = this.users.enter(info);
-    const conn = new Connection(ws, socket, user, sessionId, this.connectionOptions);
-    user.addSocket(conn);
-    this.connections.add(conn);
-    if (arrived) {
-      user.feed = this.bus.subscribe(userTopic(info.id), (message) => {
-        for (const socket of user.sockets) socket.send(message.frame);
-      });
-    }
-    return conn;
+  /** Most entries a `join` with `since` returns before `more: true`. */
+  get resumeLimit(): number {
+    return this.config.resumeLimit;
   }
 
-  /** Forgets a closed socket: it leaves its rooms, and its user goes offline with their last socket. */
-  disconnect(conn: Connection): void {
-    if (!this.connections.delete(conn)) return;
-    for (const roomId of conn.roomIds()) {
-      const room = this.rooms.get(roomId);
-      if (room) this.leaveRoom(conn, room, this.closing ? null : 'left');
-      else conn.dropFeed(roomId);
-    }
-    const user = conn.user;
-    if (user.removeSocket(conn)) {
-      this.users.leave(user);
-      user.stopFeed();
-    }
+  /** Starts the periodic sweep (presence, owner policy, room expiry) and marks this node alive. */
+  async start(): Promise<void> {
+    await this.presence.beat(this.deps.nodeId, Date.now());
+    this.sweepTimer = setInterval(() => {
+      this.sweeping ??= this.sweep(Date.now())
+        .catch((err) => this.logger.warn(`sweep failed: ${(err as Error).message}`))
+        .finally(() => (this.sweeping = null));
+    }, this.config.sweepMs);
+  }
+
+  // ---- sockets -----------------------------------------------------------
+
+  /** Registers an open socket of `user` in presence. */
+  connect(ref: SocketRef, user: UserInfo): Promise<boolean> {
+    return this.presence.connect(ref, user);
+  }
+
+  /** Forgets a closed socket: its rooms keep the user for the grace period. */
+  async disconnect(ref: SocketRef): Promise<void> {
+    await this.presence.disconnect(ref);
   }
 
   // ---- rooms -------------------------------------------------------------
 
-  /** The room, or `not_found`. */
-  room(id: string): Room {
-    const room = this.rooms.get(id);
+  /** The stored room, or `not_found`. */
+  async room(id: string): Promise<StoredRoom> {
+    const room = await this.store.room(id);
     if (!room) throw fail.notFound(`no room ${id}`);
     return room;
   }
 
-  /** The room, when `user` is in it; `not_found` or `not_joined` otherwise. */
-  memberRoom(id: string, user: OnlineUser): Room {
-    const room = this.room(id);
-    if (!room.members.has(user.info.id)) throw fail.notJoined(id);
-    return room;
+  /** The stored room, or undefined. */
+  findRoom(id: string): Promise<StoredRoom | undefined> {
+    return this.store.room(id);
   }
 
-  /** The room, when `user` owns it; `not_found` or `forbidden` otherwise. */
-  ownedRoom(id: string, user: OnlineUser): Room {
-    const room = this.room(id);
-    if (room.owner.id !== user.info.id) throw fail.forbidden('only the room owner can do that');
-    return room;
+  /** The room as clients see it, now. */
+  async info(room: StoredRoom): Promise<RoomInfo> {
+    const [count] = await this.presence.counts([room.id]);
+    return roomInfo(room, count);
   }
 
   /** Rooms as the lobby lists them, oldest first. */
-  listRooms(): RoomInfo[] {
-    return [...this.rooms.values()].map((room) => room.info());
+  async listRooms(): Promise<RoomInfo[]> {
+    const rooms = await this.store.rooms();
+    const counts = await this.presence.counts(rooms.map((r) => r.id));
+    return rooms.map((room, i) => roomInfo(room, counts[i]));
   }
 
-  /** Creates a room owned by `owner`; resolves once stored, after `roomCreated` went out. */
+  private async infos(ids: string[]): Promise<RoomInfo[]> {
+    const rooms = (await Promise.all(ids.map((id) => this.store.room(id)))).filter((r): r is StoredRoom => r !== undefined);
+    const counts = await this.presence.counts(rooms.map((r) => r.id));
+    return rooms.map((room, i) => roomInfo(room, counts[i]));
+  }
+
+  /** Creates a room owned by `owner` (who does not join it); every lobby hears of it. */
   async createRoom(owner: UserInfo, title: string, max: number, password: string | undefined): Promise<RoomInfo> {
     const now = Date.now();
     const passwordHash = password ? await hashPassword(password) : null;
     const record = { id: newId('r_'), title, max, passwordHash, owner, createdAt: now };
-    const room = new Room({ ...record, lastSeq: 0, lastActivity: now });
-    await this.batcher.write({ op: 'createRoom', room: record }, () => {
-      this.track(room);
-      this.publishLobby('roomCreated', room.info());
-    });
-    return room.info();
+    await this.store.createRoom(record);
+    const info = roomInfo({ ...record, lastSeq: 0, lastActivity: now, ownerAwaySince: null }, 0);
+    this.bus.publish(LOBBY_TOPIC, { type: 'roomCreated', room: info });
+    return info;
+  }
+
+  /** The room, when `user` owns it; `not_found` or `forbidden` otherwise. */
+  private async ownedRoom(id: string, user: UserInfo): Promise<StoredRoom> {
+    const room = await this.room(id);
+    if (room.owner.id !== user.id) throw fail.forbidden('only the room owner can do that');
+    return room;
   }
 
   /**
-   * Puts a socket in a room with its feed pending (see Connection). When it is the
-   * user's first socket there, records `joined` and settles ownership.
+   * Lets a socket of `user` into a room: checks the ban and the password (unless the user
+   * is present already), then joins presence unless the room is full. The user's first
+   * arrival records `joined`.
    */
-  enterRoom(conn: Connection, room: Room): void {
-    conn.beginFeed(room.id);
-    if (!room.addSocket(conn)) return;
-    const user = conn.user.info;
-    void this.record(room, 'joined', user);
-    if (room.ownerGone) {
-      room.ownerGone = false;
-      if (room.owner.id !== user.id) this.setOwner(room, user);
+  async enter(roomId: string, user: UserInfo, ref: SocketRef, access: RoomAccess): Promise<StoredRoom> {
+    const room = await this.room(roomId);
+    if (!(await this.presence.isMember(room.id, user.id))) {
+      const until = await this.store.bannedUntil(room.id, user.id, Date.now());
+      if (until !== undefined) throw fail.banned(until);
+      if (room.passwordHash !== null) {
+        const ok = access.password !== undefined ? await verifyPassword(access.password, room.passwordHash) : await access.hasGrant();
+        if (!ok) throw fail.forbidden(access.password === undefined ? 'this room needs a password' : 'wrong password');
+        if (access.password !== undefined) await access.grant();
+      }
     }
-    this.touchRoom(room);
+    const outcome = await this.presence.join(room.id, ref, user, room.max);
+    if (outcome === 'full') throw new ChatError('room_full', `room ${room.id} is full (${room.max} members)`);
+    if (outcome === 'joined') {
+      this.recordAside(room.id, 'joined', user);
+      this.updates.touch(room.id);
+    }
+    return room;
+  }
+
+  /** Takes a socket out of a room at the user's request; their last socket there records `left` at once. */
+  async leave(roomId: string, user: UserInfo, ref: SocketRef): Promise<void> {
+    if (await this.presence.leave(roomId, ref, true)) {
+      this.recordAside(roomId, 'left', user);
+      this.updates.touch(roomId);
+    }
+  }
+
+  /** Takes a socket out of a room without the user asking (their join failed half-way): their grace starts. */
+  async drop(roomId: string, ref: SocketRef): Promise<void> {
+    await this.presence.leave(roomId, ref, false);
+  }
+
+  /** Who is in the room, longest present first. */
+  async members(roomId: string): Promise<UserInfo[]> {
+    return (await this.presence.members(roomId)).map((m) => m.user);
+  }
+
+  /** The user as the room knows them now, when present. */
+  async member(roomId: string, userId: string): Promise<UserInfo | undefined> {
+    return (await this.presence.members(roomId)).find((m) => m.user.id === userId)?.user;
+  }
+
+  /** True when the user is present in the room (grace included). */
+  isMember(roomId: string, userId: string): Promise<boolean> {
+    return this.presence.isMember(roomId, userId);
+  }
+
+  /** Removes a member and keeps them out for KICK_BAN_MS: the ban and the `kicked` entry commit together. */
+  async kick(roomId: string, by: UserInfo, userId: string): Promise<void> {
+    await this.ownedRoom(roomId, by);
+    const target = await this.member(roomId, userId);
+    if (!target) throw fail.notFound(`user ${userId} is not in room ${roomId}`);
+    const result = await this.write({ entry: this.newEntry(roomId, 'kicked', target), banUntil: Date.now() + this.config.kickBanMs });
+    if ('refused' in result) throw fail.notFound(`no room ${roomId}`);
+    await this.presence.remove(roomId, userId);
+    this.bus.publish(userTopic(userId), { type: 'kicked', room: roomId, user: userId });
+    this.updates.touch(roomId);
+  }
+
+  /** Hands the room to a present member: an `owner` entry (and push) once stored. */
+  async transfer(roomId: string, by: UserInfo, userId: string): Promise<{ room: string; user: UserInfo }> {
+    const room = await this.ownedRoom(roomId, by);
+    const target = await this.member(roomId, userId);
+    if (!target) throw fail.notFound(`user ${userId} is not in room ${roomId}`);
+    if (target.id !== room.owner.id) {
+      const result = await this.write({ entry: this.newEntry(roomId, 'owner', target), ownerWas: by.id });
+      if ('refused' in result) throw result.refused === 'conflict' ? fail.forbidden('only the room owner can do that') : fail.notFound(`no room ${roomId}`);
+      this.updates.touch(roomId);
+    }
+    return { room: roomId, user: target };
+  }
+
+  /** Deletes a room with its history and GIFs; everyone connected gets `roomRemoved`. */
+  async deleteRoom(roomId: string, by: UserInfo): Promise<void> {
+    await this.ownedRoom(roomId, by);
+    await this.remove(roomId);
+  }
+
+  private async remove(roomId: string, idleBefore?: number): Promise<boolean> {
+    const members = await this.presence.members(roomId);
+    if (idleBefore !== undefined && members.length > 0) return false;
+    const result = await this.store.deleteRoom(roomId, idleBefore);
+    if (!result.deleted) return false;
+    for (const member of members) await this.presence.remove(roomId, member.user.id);
+    this.bus.publish(LOBBY_TOPIC, { type: 'roomRemoved', id: roomId });
+    this.deps.gifs.remove(result.gifs).catch((err) => this.logger.warn(`removing the GIFs of room ${roomId} failed: ${(err as Error).message}`));
+    return true;
+  }
+
+  /** How many users are online and how many rooms exist (for /healthz and /metrics). */
+  async counts(): Promise<{ users: number; rooms: number }> {
+    const [users, rooms] = await Promise.all([this.presence.userCount(), this.store.rooms()]);
+    return { users, rooms: rooms.length };
+  }
+
+  // ---- users -------------------------------------------------------------
+
+  /** Everyone online, each once. */
+  users(): Promise<UserInfo[]> {
+    return this.presence.users();
   }
 
   /**
-   * Takes a socket out of a room. When it was the user's last socket there, records
-   * `kind` (none while the server shuts down) and hands ownership on if they owned it.
+   * Renames a user (unique among online users, case-insensitive): the rooms they own are
+   * updated, and the rooms they are in and their own sockets hear of it.
    */
-  leaveRoom(conn: Connection, room: Room, kind: 'left' | 'kicked' | null): void {
-    conn.dropFeed(room.id);
-    if (!room.removeSocket(conn)) return;
-    const user = conn.user.info;
-    if (kind) void this.record(room, kind, user);
-    if (kind !== null && room.owner.id === user.id) {
-      const next = room.longestPresent();
-      if (next) this.setOwner(room, next.user.info);
-      else room.ownerGone = true;
-    }
-    this.touchRoom(room);
+  async rename(user: UserInfo, name: string): Promise<UserInfo> {
+    const renamed = { ...user, name };
+    if (!(await this.presence.rename(renamed))) throw new ChatError('name_taken', `the name ${name} is taken`);
+    for (const room of await this.store.renameOwner(renamed)) this.updates.touch(room);
+    this.bus.publish(userTopic(user.id), { type: 'renamed', user: renamed });
+    for (const room of await this.presence.roomsOf(user.id)) this.bus.publish(roomTopic(room), { type: 'renamed', user: renamed, room });
+    return renamed;
   }
 
-  /** Removes a user from a room and keeps them out for KICK_BAN_MS. */
-  kick(room: Room, userId: string): void {
-    const member = room.members.get(userId);
-    if (!member) throw fail.notFound(`user ${userId} is not in room ${room.id}`);
-    room.bans.set(userId, Date.now() + this.config.kickBanMs);
-    const notice = encodePush('kicked', { room: room.id });
-    for (const conn of [...member.sockets]) {
-      conn.send(notice);
-      this.leaveRoom(conn, room, null);
-    }
-    void this.record(room, 'kicked', member.user.info);
-    this.touchRoom(room);
+  /** A private message to an online user: pushed to their sockets and the sender's. */
+  async whisper(from: UserInfo, to: string, text: string): Promise<Whisper> {
+    const target = await this.presence.user(to);
+    if (!target) throw fail.notFound(`user ${to} is not online`);
+    const whisper: Whisper = { id: newId('w_'), from, to: target, text, ts: Date.now() };
+    this.bus.publish(userTopic(target.id), { type: 'whisper', whisper });
+    if (from.id !== target.id) this.bus.publish(userTopic(from.id), { type: 'whisper', whisper });
+    return whisper;
   }
 
-  /** Makes `user` the owner: stored, a system entry, then an `owner` push to the room. */
-  setOwner(room: Room, user: UserInfo): Promise<void> {
-    room.owner = user;
-    room.ownerGone = false;
-    void this.batcher.write({ op: 'setOwner', room: room.id, owner: user }).catch((err) => this.logger.error('storing an owner failed', err));
-    this.touchRoom(room);
-    return this.record(room, 'owner', user, () => {
-      this.pushRoom(roomTopic(room.id), { frame: encodePush('owner', { room: room.id, user }) });
-    }).then(() => undefined);
-  }
-
-  /** Deletes a room and its history; everyone connected gets `roomRemoved`. */
-  async deleteRoom(room: Room): Promise<void> {
-    this.untrack(room);
-    for (const conn of room.sockets) conn.dropFeed(room.id);
-    await this.batcher.write({ op: 'deleteRoom', room: room.id }, () => {
-      this.history.drop(room.id);
-      this.publishLobby('roomRemoved', { id: room.id });
-    });
-  }
-
-  /** Renames an online user, and the rooms they own (stored, and pushed to lobbies). */
-  rename(user: OnlineUser, name: string): UserInfo {
-    if (this.users.nameTaken(name, user.info.id)) throw new ChatError('name_taken', `the name ${name} is taken`);
-    this.users.rename(user, name);
-    for (const room of this.rooms.values()) {
-      if (room.owner.id !== user.info.id) continue;
-      room.owner = user.info;
-      void this.batcher.write({ op: 'setOwner', room: room.id, owner: user.info }).catch((err) => this.logger.error('storing an owner failed', err));
-      this.touchRoom(room);
-    }
-    return user.info;
+  /** Tells the room's other members the user is typing (not stored). */
+  typing(roomId: string, user: UserInfo): void {
+    this.bus.publish(roomTopic(roomId), { type: 'typing', room: roomId, user });
   }
 
   // ---- entries -----------------------------------------------------------
 
   /**
-   * Posts a chat message. A nonce already used by this user in this room returns the
-   * original entry (nothing stored or pushed again), even while the first is in flight.
-   * `queued` is called once the message holds its place in the room's order.
+   * Posts a chat message. The message takes its place in the room's order now (before
+   * this returns), so a socket's messages keep their order; the promise resolves with the
+   * committed entry once stored and published. A nonce already used by this user in
+   * this room resolves with the original entry, stored and pushed once only.
    */
-  post(room: Room, user: UserInfo, body: { text?: string; gif?: string }, nonce: string | undefined, queued: () => void): Promise<Entry> {
-    if (nonce === undefined) {
-      const entry = this.append(room, { room: room.id, seq: 0, user, ...body, ts: 0 });
-      queued();
-      return entry;
-    }
-    const key = `${room.id}\n${user.id}\n${nonce}`;
-    const inflight = this.nonces.get(key);
-    if (inflight) {
-      queued();
-      return inflight;
-    }
-    const attempt = (async () => {
-      try {
-        const prior = await this.store.findByNonce(room.id, user.id, nonce);
-        if (prior) return prior;
-        if (this.rooms.get(room.id) !== room) throw fail.notFound(`no room ${room.id}`);
-        return this.append(room, { room: room.id, seq: 0, user, ...body, ts: 0, nonce });
-      } finally {
-        // Runs once append() has queued the entry (or it failed), so order is kept.
-        queued();
-      }
-    })();
-    this.nonces.set(key, attempt);
-    const forget = () => this.nonces.delete(key);
-    attempt.then(forget, forget);
-    return attempt;
+  post(roomId: string, user: UserInfo, body: { text?: string; gif?: string }, nonce: string | undefined): Promise<Entry> {
+    const entry: NewEntry = nonce === undefined ? { room: roomId, user, ...body, ts: Date.now() } : { room: roomId, user, ...body, ts: Date.now(), nonce };
+    return this.write({ entry }).then((result) => {
+      if ('refused' in result) throw fail.notFound(`no room ${roomId}`);
+      return result.entry;
+    });
   }
 
-  /** Records a system entry in the room. */
-  record(room: Room, kind: SystemKind, user: UserInfo, afterPublish?: () => void): Promise<Entry> {
-    const entry: SystemEntry = { room: room.id, seq: 0, kind, user, ts: 0 };
-    return this.append(room, entry, afterPublish);
+  /** The newest `limit` entries with seq < before (or the newest), oldest first. */
+  history(roomId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+    return this.cache.before(roomId, before, limit);
+  }
+
+  /** Entries with seq > since, at most `limit`, and whether more follow. */
+  resume(roomId: string, since: number, limit: number): Promise<ResumePage> {
+    return this.cache.after(roomId, since, limit);
+  }
+
+  private newEntry(room: string, kind: SystemKind, user: UserInfo): NewEntry {
+    return { room, kind, user, ts: Date.now() };
+  }
+
+  /** Appends through the batcher; once committed (and new), the entry is published to the room. */
+  private write(op: AppendOp): Promise<AppendResult> {
+    return this.batcher.append(op, (result) => {
+      if ('entry' in result && !result.duplicate) {
+        this.bus.publish(roomTopic(result.entry.room), { type: 'entry', entry: result.entry });
+        this.updates.touch(result.entry.room);
+      }
+    });
+  }
+
+  /** Records a system entry on the side: a failure is logged once and costs nothing else. */
+  private recordAside(roomId: string, kind: SystemKind, user: UserInfo): void {
+    this.write({ entry: this.newEntry(roomId, kind, user) }).catch((err) =>
+      this.logger.error(`recording "${kind}" of ${user.id} in room ${roomId} failed`, err),
+    );
+  }
+
+  // ---- policies ----------------------------------------------------------
+
+  /**
+   * One round of upkeep: marks this node alive, records `left` for members whose grace
+   * ended (or whose server died), and now and then applies the owner and expiry policies.
+   */
+  async sweep(now: number): Promise<void> {
+    if (this.closed) return;
+    await this.presence.beat(this.deps.nodeId, now);
+    for (const gone of await this.presence.sweep(now)) {
+      this.recordAside(gone.room, 'left', gone.user);
+      this.updates.touch(gone.room);
+    }
+    if (now - this.lastRoomCheck < this.roomCheckMs()) return;
+    this.lastRoomCheck = now;
+    await this.applyOwnerPolicy(now);
+    if (this.config.roomTtlMs > 0) await this.expireRooms(now);
+  }
+
+  private roomCheckMs(): number {
+    const { ownerAwayMs, roomTtlMs, sweepMs } = this.config;
+    const shortest = Math.min(ownerAwayMs, roomTtlMs > 0 ? roomTtlMs : Infinity);
+    return Math.max(sweepMs, Math.min(ROOM_CHECK_MAX_MS, Math.floor(shortest / 4)));
   }
 
   /**
-   * Gives the entry the room's next seq, stores it, and once committed pushes it to
-   * the room (encoded once) and resolves with it. Pushes follow seq order because
-   * batches commit in order and publish in write order.
+   * Hands rooms whose owner has been offline for OWNER_AWAY_MS while others were present to
+   * the member present longest. The clock (ownerAwaySince, stored) runs only while both
+   * hold: an owner coming back, or the room emptying, stops and clears it.
    */
-  private append(room: Room, entry: MessageEntry | SystemEntry, afterPublish?: () => void): Promise<Entry> {
-    entry.seq = ++room.lastSeq;
-    entry.ts = Date.now();
-    const event = 'kind' in entry ? 'system' : 'message';
-    return this.batcher
-      .write({ op: 'append', entry }, () => {
-        this.history.add(entry);
-        room.lastActivity = entry.ts;
-        const topic = roomTopic(room.id);
-        if ('kind' in entry && (entry.kind === 'joined' || entry.kind === 'left')) this.presence.add(topic, entry);
-        else this.pushRoom(topic, { frame: encodeEntry(event, entry), seq: entry.seq });
-        afterPublish?.();
-      })
-      .then(() => entry);
+  private async applyOwnerPolicy(now: number): Promise<void> {
+    const active = new Set(await this.presence.activeRooms());
+    // Rooms that emptied while their clock ran: stop it (an empty room keeps its owner).
+    for (const room of await this.store.rooms()) {
+      if (room.ownerAwaySince !== null && !active.has(room.id)) await this.store.setOwnerAway(room.id, null);
+    }
+    for (const roomId of active) {
+      const room = await this.store.room(roomId);
+      if (!room) continue;
+      // The owner in their own grace period is not "present" for this: only the others count.
+      const others = (await this.presence.members(roomId)).filter((m) => m.user.id !== room.owner.id);
+      const ownerOnline = (await this.presence.user(room.owner.id)) !== undefined;
+      if (ownerOnline || others.length === 0) {
+        if (room.ownerAwaySince !== null) await this.store.setOwnerAway(roomId, null);
+        continue;
+      }
+      if (room.ownerAwaySince === null) {
+        await this.store.setOwnerAway(roomId, now);
+        continue;
+      }
+      if (now - room.ownerAwaySince < this.config.ownerAwayMs) continue;
+      const next = others[0];
+      const result = await this.write({ entry: this.newEntry(roomId, 'owner', next.user), ownerWas: room.owner.id });
+      if ('entry' in result) {
+        await this.store.setOwnerAway(roomId, null);
+        this.logger.info(`room ${roomId}: owner ${room.owner.id} away since ${new Date(room.ownerAwaySince).toISOString()}, ownership passed to ${next.user.id}`);
+      }
+    }
   }
 
-  // ---- pushes ------------------------------------------------------------
-
-  /** Pushes to the room's sockets that are not `exceptUser`'s (typing). */
-  publishRoom(room: Room, event: string, data: unknown, exceptUser?: string): void {
-    this.pushRoom(roomTopic(room.id), { frame: encodePush(event, data), exceptUser });
-  }
-
-  /** Publishes the room's waiting presence entries now (see PresenceBatcher). */
-  releasePresence(room: Room): void {
-    this.presence.flush(roomTopic(room.id));
-  }
-
-  /** Every push to a room goes out after the presence that waits for it (seq order). */
-  private pushRoom(topic: string, message: BusMessage): void {
-    this.presence.flush(topic);
-    this.bus.publish(topic, message);
-  }
-
-  /** Pushes to every socket of each of these users (encoded once). */
-  publishUsers(userIds: readonly string[], event: string, data: unknown): void {
-    const message: BusMessage = { frame: encodePush(event, data) };
-    for (const id of new Set(userIds)) this.bus.publish(userTopic(id), message);
-  }
-
-  /** Pushes to every connected socket. */
-  publishLobby(event: string, data: unknown): void {
-    this.bus.publish(LOBBY, { frame: encodePush(event, data) });
-  }
-
-  /** Announces the room's new state (members, owner) to lobbies, coalesced (see RoomUpdates). */
-  touchRoom(room: Room): void {
-    this.roomUpdates.touch(room.id);
+  /** Deletes rooms with no members and no new entries for ROOM_TTL_MS. */
+  private async expireRooms(now: number): Promise<void> {
+    const before = now - this.config.roomTtlMs;
+    for (const roomId of await this.store.idleRooms(before)) {
+      if (await this.remove(roomId, before)) this.logger.info(`room ${roomId} expired (idle since before ${new Date(before).toISOString()})`);
+    }
   }
 
   // ---- life --------------------------------------------------------------
 
-  private track(room: Room): void {
-    this.rooms.set(room.id, room);
-    room.unsubscribe = this.bus.subscribe(roomTopic(room.id), (message) => {
-      for (const conn of room.sockets) conn.deliver(room.id, message);
-    });
+  /** Commits what is queued. */
+  drain(): Promise<void> {
+    return this.batcher.drain();
   }
 
-  private untrack(room: Room): void {
-    this.presence.flush(roomTopic(room.id));
-    this.rooms.delete(room.id);
-    room.unsubscribe();
-  }
-
-  /** From now on sockets that close are not recorded as leaving (the server is going away). */
-  beginShutdown(): void {
-    this.closing = true;
-  }
-
-  /** Commits what is queued and releases every timer and subscription. */
+  /** Stops the sweep, commits what is queued and drops pending lobby updates. */
   async close(): Promise<void> {
-    this.closing = true;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    await this.sweeping;
     await this.batcher.drain();
-    this.presence.close();
-    for (const room of [...this.rooms.values()]) this.untrack(room);
-    this.roomUpdates.close();
-    for (const conn of this.connections) conn.user.stopFeed();
-    this.stopLobby();
+    this.updates.close();
   }
 }

@@ -45,6 +45,11 @@ class RoomTail {
 
   constructor(private readonly capacity: number) {}
 
+  /** The newest seq held (the floor when none). */
+  last(): number {
+    return this.count > this.first ? this.seqs[this.count - 1] : this.floor;
+  }
+
   /** Appends the next entry (seqs ascend), dropping the oldest past capacity. */
   add(seq: number, json: string): void {
     if (this.count - this.first === this.capacity) {
@@ -141,46 +146,63 @@ interface Slot {
 
 /**
  * Reads of room history, served from a per-room tail of committed entries when it
- * covers the request and from the store otherwise. Entries enter the tail as they
- * commit (add), in seq order, so the tail never holds an entry the store lacks.
+ * covers the request and from the store otherwise. Only rooms this process follows
+ * (`track`: it has sockets there and receives the room's entries in seq order) keep a
+ * tail; the tail holds a contiguous run of seqs up to the newest entry received, and an
+ * entry that would leave a hole drops it (the next read reloads it from the store). Every
+ * other room is read from the store, so no answer ever lacks an entry another process
+ * committed.
  */
 export class HistoryCache {
   private readonly rooms = new Map<string, Slot>();
+  private readonly tracked = new Set<string>();
 
   constructor(
     private readonly store: Store,
     private readonly capacity = CACHE_PER_ROOM,
   ) {}
 
-  /** Records a committed entry (call in commit order). */
+  /** Starts keeping a tail for the room: from now on every entry it commits is passed to add(), in seq order. */
+  track(room: string): void {
+    this.tracked.add(room);
+  }
+
+  /** Stops keeping the room's tail (no local sockets any more, or deleted). */
+  drop(room: string): void {
+    this.tracked.delete(room);
+    this.rooms.delete(room);
+  }
+
+  /** Records a committed entry of a tracked room (call in seq order; duplicates are ignored). */
   add(entry: Entry): void {
     const slot = this.rooms.get(entry.room);
     if (!slot) return;
-    if (slot.late) slot.late.push(entry);
-    else slot.tail.add(entry.seq, entryJson(entry));
-  }
-
-  /** Forgets a room (deleted). */
-  drop(room: string): void {
-    this.rooms.delete(room);
+    if (slot.late) return void slot.late.push(entry);
+    const last = slot.tail.last();
+    if (entry.seq <= last) return;
+    if (entry.seq > last + 1) return void this.rooms.delete(entry.room);
+    slot.tail.add(entry.seq, entryJson(entry));
   }
 
   /** The newest `limit` entries with seq < before (or the newest overall), oldest first. */
   async before(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
-    const page = (await this.tail(room)).before(before, limit);
+    const tail = await this.tail(room);
+    const page = tail?.before(before, limit);
     return page ?? toPage(await this.store.entriesBefore(room, before, limit));
   }
 
   /** Entries with seq > since, oldest first, at most `limit`, and whether more follow. */
   async after(room: string, since: number, limit: number): Promise<ResumePage> {
-    const page = (await this.tail(room)).after(since, limit);
+    const tail = await this.tail(room);
+    const page = tail?.after(since, limit);
     if (page) return page;
     const entries = await this.store.entriesAfter(room, since, limit + 1);
     const more = entries.length > limit;
     return { ...toPage(more ? entries.slice(0, limit) : entries), more };
   }
 
-  private async tail(room: string): Promise<RoomTail> {
+  private async tail(room: string): Promise<RoomTail | undefined> {
+    if (!this.tracked.has(room)) return undefined;
     let slot = this.rooms.get(room);
     if (!slot) {
       const loading: Slot = { tail: new RoomTail(this.capacity), late: [] };
@@ -189,9 +211,15 @@ export class HistoryCache {
         (entries) => {
           const last = entries.length ? entries[entries.length - 1].seq : 0;
           if (entries.length === this.capacity) loading.tail.floor = entries[0].seq - 1;
-          // Commits that landed while reading: keep those the read did not see.
+          // Commits that landed while reading: keep those the read did not see, while they follow on.
           for (const entry of entries) loading.tail.add(entry.seq, entryJson(entry));
-          for (const entry of loading.late!) if (entry.seq > last) loading.tail.add(entry.seq, entryJson(entry));
+          let next = last + 1;
+          for (const entry of loading.late!) {
+            if (entry.seq < next) continue;
+            if (entry.seq > next) break;
+            loading.tail.add(entry.seq, entryJson(entry));
+            next++;
+          }
           loading.late = undefined;
           loading.loading = undefined;
         },

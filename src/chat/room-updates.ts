@@ -1,13 +1,13 @@
-import { encodePush, RoomInfo } from '../protocol';
+import { RoomInfo } from '../protocol';
 
 /**
- * Coalesces `roomUpdated` for lobbies: changed rooms are collected and sent together
- * at most once per interval, as one buffer of frames shared by every socket. A join
- * storm across many rooms then costs each socket one write per interval, and no room
- * is announced more than once per interval. The interval is one second, stretched by
- * `interval()` (one more second per SOCKETS_PER_SECOND connected sockets, at most
- * MAX_INTERVAL_MS): every update goes to every socket, so with many sockets a slower
- * lobby keeps the total bytes bounded.
+ * Coalesces `roomUpdated` for lobbies: the rooms this process changed are collected and
+ * announced together at most once per interval, as one bus event that every process
+ * encodes once for all its sockets. A join storm across many rooms then costs each
+ * socket one write per interval, and no room is announced more than once per interval
+ * by one process. The interval is one second, stretched by `interval()` (one more
+ * second per SOCKETS_PER_SECOND sockets, at most MAX_INTERVAL_MS): every update goes to
+ * every socket, so with many sockets a slower lobby keeps the total bytes bounded.
  */
 export const SOCKETS_PER_SECOND = 2000;
 export const MAX_INTERVAL_MS = 10_000;
@@ -16,15 +16,18 @@ export class RoomUpdates {
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private lastSent = 0;
+  private closed = false;
 
   constructor(
     private readonly intervalMs: number,
-    /** The room as it is now, or undefined once it is gone. */
-    private readonly info: (id: string) => RoomInfo | undefined,
-    /** Delivers the frames to every connected socket. */
-    private readonly emit: (frames: Buffer) => void,
+    /** The rooms as they are now (those gone are left out). */
+    private readonly infos: (ids: string[]) => Promise<RoomInfo[]>,
+    /** Announces the rooms to every lobby. */
+    private readonly emit: (rooms: RoomInfo[]) => void,
     /** How many sockets receive each batch (stretches the interval). */
     private readonly audience: () => number,
+    /** Called when reading the rooms failed (the batch is dropped; the next change announces them again). */
+    private readonly onError: (err: unknown) => void,
   ) {}
 
   /** The current interval: intervalMs, longer when many sockets are connected. */
@@ -34,25 +37,39 @@ export class RoomUpdates {
 
   /** Marks a room changed; it is announced at the next interval. */
   touch(roomId: string): void {
+    if (this.closed) return;
     this.dirty.add(roomId);
     if (this.timer) return;
     this.timer = setTimeout(() => this.send(), Math.max(0, this.lastSent + this.interval() - Date.now()));
   }
 
   private send(): void {
-    this.timer = undefined;
     this.lastSent = Date.now();
-    const frames: Buffer[] = [];
-    for (const id of this.dirty) {
-      const room = this.info(id);
-      if (room) frames.push(encodePush('roomUpdated', room));
-    }
+    const ids = [...this.dirty];
     this.dirty.clear();
-    if (frames.length > 0) this.emit(frames.length === 1 ? frames[0] : Buffer.concat(frames));
+    this.infos(ids).then(
+      (rooms) => {
+        this.timer = undefined;
+        if (this.closed) return;
+        if (rooms.length > 0) this.emit(rooms);
+        if (this.dirty.size > 0) this.touchAgain();
+      },
+      (err) => {
+        this.timer = undefined;
+        this.onError(err);
+        if (this.dirty.size > 0) this.touchAgain();
+      },
+    );
+  }
+
+  private touchAgain(): void {
+    if (this.closed || this.timer) return;
+    this.timer = setTimeout(() => this.send(), Math.max(0, this.lastSent + this.interval() - Date.now()));
   }
 
   /** Drops what is pending and stops the timer. */
   close(): void {
+    this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.dirty.clear();

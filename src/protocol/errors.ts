@@ -1,38 +1,61 @@
 /**
- * The one error vocabulary of the protocol. Codes are stable: clients switch on them.
- * Messages are for people and may change.
+ * The one error vocabulary of the server, WebSocket and HTTP alike: each code with the
+ * HTTP status it is answered with over HTTP. Codes are stable: clients switch on them.
+ * Messages are for people and may change. Reply errors are apart from close codes
+ * (CloseCode, below).
  */
-export const errorCodes = [
-  'bad_json',
-  'bad_envelope',
-  'unknown_event',
-  'invalid_data',
-  'not_found',
-  'forbidden',
-  'room_full',
-  'name_taken',
-  'not_joined',
-  'rate_limited',
-  'internal',
-] as const;
+export const errorStatus = {
+  bad_json: 400,
+  bad_envelope: 400,
+  unknown_event: 400,
+  invalid_data: 400,
+  not_found: 404,
+  forbidden: 403,
+  /** Kicked from the room recently; the message says until when. */
+  banned: 403,
+  room_full: 409,
+  name_taken: 409,
+  not_joined: 409,
+  rate_limited: 429,
+  /** A dependency (the database, the bus) is down or full: nothing was changed, retry later. */
+  unavailable: 503,
+  internal: 500,
+  // HTTP upload refusals (POST /room/:id/gif), answered as {error: {code, message}}.
+  too_large: 413,
+  not_gif: 415,
+  no_file: 400,
+} as const;
 
-/** Codes only the HTTP upload route answers with (as `{error: {code, message}}`). */
+/** Any code of the vocabulary. */
+export type AnyErrorCode = keyof typeof errorStatus;
+
+/** Codes only the HTTP upload route answers with. */
 export const uploadErrorCodes = ['too_large', 'not_gif', 'no_file'] as const;
 
 /** An upload refusal code. */
 export type UploadErrorCode = (typeof uploadErrorCodes)[number];
 
-/** One of the documented error codes. */
-export type ErrorCode = (typeof errorCodes)[number];
+/** The codes a WebSocket `error` frame may carry. */
+export type ErrorCode = Exclude<AnyErrorCode, UploadErrorCode>;
+
+/** Every code a WebSocket `error` frame may carry, in documentation order. */
+export const errorCodes = (Object.keys(errorStatus) as AnyErrorCode[]).filter(
+  (code): code is ErrorCode => !(uploadErrorCodes as readonly string[]).includes(code),
+);
 
 /** An error meant for the client: its code and message are sent as they are. */
 export class ChatError extends Error {
   override name = 'ChatError';
   constructor(
-    readonly code: ErrorCode,
+    readonly code: AnyErrorCode,
     message: string,
   ) {
     super(message);
+  }
+
+  /** The HTTP status this error is answered with over HTTP. */
+  get status(): number {
+    return errorStatus[this.code];
   }
 }
 
@@ -42,6 +65,8 @@ export const fail = {
   notFound: (message: string) => new ChatError('not_found', message),
   forbidden: (message: string) => new ChatError('forbidden', message),
   notJoined: (room: string) => new ChatError('not_joined', `join room ${room} first`),
+  unavailable: (message: string) => new ChatError('unavailable', message),
+  banned: (until: number) => new ChatError('banned', `you were kicked from this room; try again after ${new Date(until).toISOString()}`),
 };
 
 /**
@@ -49,7 +74,7 @@ export const fail = {
  * anything else becomes `internal` with a fixed message, and `unexpected` is true
  * so the caller logs it (once) instead of sending it.
  */
-export function toWireError(err: unknown): { code: ErrorCode; message: string; unexpected: boolean } {
+export function toWireError(err: unknown): { code: AnyErrorCode; message: string; unexpected: boolean } {
   if (err instanceof ChatError) return { code: err.code, message: err.message, unexpected: false };
   return { code: 'internal', message: 'internal error', unexpected: true };
 }

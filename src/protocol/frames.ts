@@ -1,4 +1,4 @@
-import { ErrorCode } from './errors';
+import { AnyErrorCode } from './errors';
 import { Entry } from './types';
 
 /**
@@ -72,6 +72,6 @@ export function encodeAck(id: number, data: unknown): Buffer {
 }
 
 /** Encodes an error reply as a WebSocket frame; `id` is omitted when the request had none. */
-export function encodeError(code: ErrorCode, message: string, id?: number): Buffer {
+export function encodeError(code: AnyErrorCode, message: string, id?: number): Buffer {
   return textFrame(JSON.stringify(id === undefined ? { event: 'error', data: { code, message } } : { event: 'error', id, data: { code, message } }));
 }

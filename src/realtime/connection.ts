@@ -1,11 +1,15 @@
 import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
-import { BusMessage, framesAfter } from '../bus/bus';
+import { AnyErrorCode, encodeAck, encodeError, UserInfo } from '../protocol';
+import type { SocketRef } from '../presence/presence';
 import { Flushable, Flusher } from './flusher';
-import { ErrorCode } from '../protocol/errors';
-import { encodeAck, encodeError } from '../protocol';
+import { framesAfter, Push } from './push';
 import { Bucket, TokenBucket } from './token-bucket';
-import type { OnlineUser } from './user-directory';
+
+/** The user a connection belongs to, as this process knows them (shared by the user's sockets here). */
+export interface ConnectionUser {
+  info: UserInfo;
+}
 
 /** Counters shared by every connection, read by /metrics. */
 export interface TrafficStats {
@@ -34,7 +38,7 @@ interface RoomFeed {
   room: string;
   mode: 'live' | 'pending' | 'behind';
   /** Pushes held while pending; null otherwise. */
-  buffer: BusMessage[] | null;
+  buffer: Push[] | null;
   bufferedBytes: number;
   /** The highest seq this socket has of the room (history or pushes): nothing at or below it is sent again. */
   floor: number;
@@ -71,7 +75,9 @@ export class Connection implements Flushable, Bucket {
     readonly ws: WebSocket,
     /** The raw socket under `ws`: frames are written here already framed. */
     private readonly socket: Duplex,
-    readonly user: OnlineUser,
+    readonly user: ConnectionUser,
+    /** Where presence knows this socket: this process's node id and the socket's id in it. */
+    readonly ref: SocketRef,
     readonly sessionId: string | undefined,
     private readonly options: ConnectionOptions,
   ) {
@@ -145,7 +151,7 @@ export class Connection implements Flushable, Bucket {
   }
 
   /** Sends an error, tied to the request's id when it had one. */
-  replyError(code: ErrorCode, message: string, id?: number): void {
+  replyError(code: AnyErrorCode, message: string, id?: number): void {
     this.send(encodeError(code, message, id));
   }
 
@@ -186,7 +192,7 @@ export class Connection implements Flushable, Bucket {
   }
 
   /** Sends what of a room push this socket does not have yet (a presence batch may be partly in its history). */
-  private sendAfterFloor(feed: RoomFeed, message: BusMessage): void {
+  private sendAfterFloor(feed: RoomFeed, message: Push): void {
     const seq = message.seq;
     if (seq === undefined) return this.send(message.frame);
     if (seq <= feed.floor) return;
@@ -197,7 +203,7 @@ export class Connection implements Flushable, Bucket {
   }
 
   /** Delivers a room push according to the feed's mode. */
-  deliver(room: string, message: BusMessage): void {
+  deliver(room: string, message: Push): void {
     const feed = this.feed(room);
     if (!feed || message.exceptUser === this.user.info.id) return;
     if (feed.mode === 'live') {

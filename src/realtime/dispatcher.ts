@@ -1,7 +1,8 @@
 import { RawData } from 'ws';
 import type { Chat } from '../chat/chat';
+import type { Hub } from './hub';
 import { Connection } from './connection';
-import { CloseCode, ErrorCode, toWireError } from '../protocol/errors';
+import { AnyErrorCode, CloseCode, toWireError } from '../protocol/errors';
 import { HandlerTable } from './handlers/handler';
 import { Logger } from '../logger';
 import { isProblem, parseEnvelope, requestSchemas, RequestEvent } from '../protocol';
@@ -23,11 +24,13 @@ function toBuffer(data: RawData): Buffer {
  */
 export class Dispatcher {
   /** Errors sent, by code (for /metrics). */
-  readonly errors = new Map<ErrorCode, number>();
+  readonly errors = new Map<AnyErrorCode, number>();
   private readonly routes = new Map<string, Route>();
 
   constructor(
     private readonly chat: Chat,
+    private readonly hub: Hub,
+    private readonly limits: { ratePerSec: number; rateBurst: number },
     private readonly identity: SessionIdentity,
     handlers: HandlerTable,
     private readonly logger: Logger,
@@ -39,16 +42,16 @@ export class Dispatcher {
 
   /** Entry point for every frame a socket receives. */
   onFrame(conn: Connection, raw: RawData, isBinary: boolean): void {
-    this.chat.stats.framesIn++;
+    this.hub.stats.framesIn++;
     conn.alive = true;
     const data = toBuffer(raw);
     if (!conn.admit(Date.now())) {
-      if (conn.strikes >= this.chat.config.rateBurst) {
+      if (conn.strikes >= this.limits.rateBurst) {
         conn.close(CloseCode.policyViolation, 'rate limit exceeded');
         return;
       }
       const envelope = isBinary ? undefined : parseEnvelope(data.toString());
-      this.fail(conn, 'rate_limited', `slow down: at most ${this.chat.config.ratePerSec} frames a second`, envelope?.id);
+      this.fail(conn, 'rate_limited', `slow down: at most ${this.limits.ratePerSec} frames a second`, envelope?.id);
       return;
     }
     if (conn.busy) {
@@ -85,6 +88,7 @@ export class Dispatcher {
       const payload = route.schema(envelope.data, 'data');
       const result = await route.handle({
         chat: this.chat,
+        hub: this.hub,
         identity: this.identity,
         conn,
         data: payload,
@@ -101,7 +105,7 @@ export class Dispatcher {
     for (const fn of after) fn();
   }
 
-  private fail(conn: Connection, code: ErrorCode, message: string, id?: number): void {
+  private fail(conn: Connection, code: AnyErrorCode, message: string, id?: number): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
     conn.replyError(code, message, id);
   }

@@ -2,6 +2,7 @@ import { IncomingMessage, Server } from 'node:http';
 import { Duplex } from 'node:stream';
 import WebSocket, { RawData, WebSocketServer } from 'ws';
 import type { Chat } from '../chat/chat';
+import type { Hub } from './hub';
 import { Config } from '../config';
 import { Connection } from './connection';
 import type { Dispatcher } from './dispatcher';
@@ -14,6 +15,7 @@ import type { SessionIdentity } from '../sessions/session-identity';
 export interface GatewayDeps {
   config: Config;
   chat: Chat;
+  hub: Hub;
   identity: SessionIdentity;
   dispatcher: Dispatcher;
   logger: Logger;
@@ -85,7 +87,7 @@ export class Gateway {
       membersMax: MEMBERS_MAX,
       maxUploadBytes: config.maxUploadBytes,
     };
-    const { logger, dispatcher, chat } = deps;
+    const { logger, dispatcher, chat, hub } = deps;
     this.onSocketError = function (err) {
       logger.warn(`socket error (${connOf(this).user.info.id}): ${err.message}`);
     };
@@ -95,7 +97,8 @@ export class Gateway {
     this.onClose = function () {
       const conn = connOf(this);
       conn.backlog = null;
-      chat.disconnect(conn);
+      hub.remove(conn);
+      chat.disconnect(conn.ref).catch((err) => logger.warn(`forgetting socket ${conn.ref.socket} of ${conn.user.info.id} failed: ${(err as Error).message}`));
     };
     server.on('upgrade', this.onUpgrade);
     this.slices = Math.max(1, Math.round(config.heartbeatMs / HEARTBEAT_TICK_MS));
@@ -124,7 +127,8 @@ export class Gateway {
   }
 
   private accept(ws: WebSocket, socket: Duplex, user: UserInfo, sessionId: string | undefined): void {
-    const conn: Connection = this.deps.chat.connect(ws, socket, user, sessionId);
+    const conn: Connection = this.deps.hub.add(ws, socket, user, sessionId);
+    this.deps.chat.connect(conn.ref, user).catch((err) => this.deps.logger.warn(`registering socket of ${user.id} failed: ${(err as Error).message}`));
     conn.slot = this.nextSlot;
     this.nextSlot = (this.nextSlot + 1) % this.slices;
     (ws as Tagged)[CONN] = conn;
@@ -140,7 +144,7 @@ export class Gateway {
   private beat(): void {
     const slot = this.tick;
     this.tick = (this.tick + 1) % this.slices;
-    for (const conn of this.deps.chat.connections) {
+    for (const conn of this.deps.hub.connections) {
       if (conn.slot !== slot) continue;
       if (!conn.alive) {
         conn.ws.terminate();
@@ -161,8 +165,7 @@ export class Gateway {
    * closing handshake (pending writes flush first), then terminates the rest.
    */
   async closeAll(code: number, reason: string, graceMs: number): Promise<void> {
-    const chat = this.deps.chat;
-    const open = [...chat.connections];
+    const open = [...this.deps.hub.connections];
     await new Promise<void>((resolve) => {
       let left = open.length;
       if (left === 0) return resolve();

@@ -1,4 +1,4 @@
-import { BusMessage } from '../bus/bus';
+import { Push } from './push';
 import { encodeEntry, SystemEntry } from '../protocol';
 
 /** How long committed presence (`joined`/`left` entries) may wait to go out with the room's next ones. */
@@ -27,7 +27,7 @@ export class PresenceBatcher {
   };
 
   constructor(
-    private readonly publish: (topic: string, message: BusMessage) => void,
+    private readonly publish: (topic: string, message: Push) => void,
     private readonly intervalMs = PRESENCE_BATCH_MS,
   ) {}
 

@@ -1,6 +1,6 @@
-import { Entry, UserInfo } from '../protocol';
+import { Entry, MessageEntry, SystemEntry, UserInfo } from '../protocol';
 
-/** A room as stored: everything but who is in it now. */
+/** A room as created: everything but its log position and who is in it now. */
 export interface RoomRecord {
   id: string;
   title: string;
@@ -11,38 +11,97 @@ export interface RoomRecord {
   createdAt: number;
 }
 
-/** A stored room with the position of its history. */
+/** A stored room with the position of its log and the state its owner policy needs. */
 export interface StoredRoom extends RoomRecord {
-  /** Highest seq stored for the room (0 when it has no entries). */
+  /** The room's seq counter: the seq of its newest entry (0 when it has none). */
   lastSeq: number;
-  /** Time of the newest entry, or creation when none. */
+  /** Time of the newest entry, or of creation when none. */
   lastActivity: number;
+  /**
+   * Since when (ms since epoch) the owner has been away while the room had members, or
+   * null while the owner is around or the room is empty (see chat's owner policy).
+   */
+  ownerAwaySince: number | null;
 }
 
-/** One change to durable state; a batch of them commits all or nothing. */
-export type WriteOp =
-  | { op: 'createRoom'; room: RoomRecord }
-  | { op: 'setOwner'; room: string; owner: UserInfo }
-  | { op: 'deleteRoom'; room: string }
-  | { op: 'append'; entry: Entry };
+/** An entry as the chat hands it to the store: everything but its seq, which the store allocates. */
+export type NewEntry = Omit<MessageEntry, 'seq'> | Omit<SystemEntry, 'seq'>;
 
 /**
- * Durable storage of rooms, their history and HTTP sessions. Implementations
- * (SQLite here; others later) pass the shared contract suite in
- * test/store/store-contract.ts. Errors thrown are plain Errors: no driver type
- * crosses this seam.
+ * One entry to append, with the room-state change that must commit with it:
+ * - `ownerWas`: for an `owner` entry, the owner becomes the entry's user only if the
+ *   current owner's id is `ownerWas` (compare-and-set: two servers applying the owner
+ *   policy at once hand the room over once); otherwise the append is refused as `conflict`.
+ * - `banUntil`: for a `kicked` entry, the user is kept out of the room until then.
+ */
+export interface AppendOp {
+  entry: NewEntry;
+  ownerWas?: string;
+  banUntil?: number;
+}
+
+/**
+ * What became of one append:
+ * - `entry`: the committed entry, with its seq; `duplicate` when the (room, user, nonce)
+ *   was used before and this is the stored original (nothing new was written, no seq used);
+ * - `refused`: nothing was written and no seq was used, because the room does not exist
+ *   (`not_found`) or the owner was not `ownerWas` (`conflict`).
+ */
+export type AppendResult = { entry: Entry; duplicate: boolean } | { refused: 'not_found' | 'conflict' };
+
+/** What deleting a room removed. */
+export interface DeletedRoom {
+  /** False when there was no such room, or it was active after `idleBefore`. */
+  deleted: boolean;
+  /** URLs of the GIFs its entries referenced (for the GIF store to remove). */
+  gifs: string[];
+}
+
+/**
+ * Durable storage of rooms, their logs, kick bans and HTTP sessions: the one truth
+ * that every server process shares.
+ *
+ * Guarantees (the contract suite in test/store/store-contract.ts checks each):
+ * - The store owns each room's log. `append` gives every entry the room's next seq from
+ *   a counter on the room's row, inside the transaction that inserts the entry: seqs
+ *   are 1, 2, 3… with no gap and no duplicate, also across processes, and an entry with
+ *   seq N is visible to readers only once every seq below N is.
+ * - Nonce idempotency: a (room, user, nonce) already stored is never stored again;
+ *   the append returns the original (`duplicate`), from any process.
+ * - `append` commits the whole batch in one transaction. An op that is refused (see
+ *   AppendResult) does not affect the others. When the storage itself fails, the whole
+ *   batch is rolled back and the promise rejects: nothing of it was written.
+ * - Errors: a storage that is down, full or locked for too long rejects with
+ *   ChatError `unavailable` (retry later: nothing was written); anything else is a plain
+ *   Error (a bug: nothing to retry). No driver type or error crosses this seam.
+ * - Reads see every write whose promise has resolved, from this process or another.
  */
 export interface Store {
-  /** Applies the ops in order in one transaction; resolves once committed. */
-  commit(ops: readonly WriteOp[]): Promise<void>;
+  /** Appends entries in order in one transaction; one result per op, in order. */
+  append(ops: readonly AppendOp[]): Promise<AppendResult[]>;
+  /** Creates a room (its counter at 0). */
+  createRoom(room: RoomRecord): Promise<void>;
+  /** A room, or undefined when there is none. */
+  room(id: string): Promise<StoredRoom | undefined>;
   /** Every room, oldest first. */
-  loadRooms(): Promise<StoredRoom[]>;
+  rooms(): Promise<StoredRoom[]>;
+  /**
+   * Deletes a room with its log and bans. With `idleBefore`, only when its last activity
+   * is before then (a room that just came alive again is kept).
+   */
+  deleteRoom(id: string, idleBefore?: number): Promise<DeletedRoom>;
+  /** Ids of rooms whose last activity is before `before` (candidates for expiry). */
+  idleRooms(before: number): Promise<string[]>;
+  /** Stores the user's current name and color on the rooms they own; resolves with those rooms' ids. */
+  renameOwner(user: UserInfo): Promise<string[]>;
+  /** Sets or clears (null) since when the room's owner has been away. */
+  setOwnerAway(room: string, since: number | null): Promise<void>;
+  /** Until when (ms since epoch) `user` is banned from `room`, if the ban is still running at `now`. */
+  bannedUntil(room: string, user: string, now: number): Promise<number | undefined>;
   /** Entries with seq > since, oldest first, at most `limit`. */
   entriesAfter(room: string, since: number, limit: number): Promise<Entry[]>;
   /** The newest `limit` entries with seq < before (or the newest overall), oldest first. */
   entriesBefore(room: string, before: number | undefined, limit: number): Promise<Entry[]>;
-  /** The message a user sent to a room with this nonce, if any. */
-  findByNonce(room: string, userId: string, nonce: string): Promise<Entry | undefined>;
   /** A session's JSON, or undefined when missing or expired. */
   getSession(sid: string, now: number): Promise<string | undefined>;
   /** Creates or replaces a session. */

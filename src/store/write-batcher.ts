@@ -1,18 +1,31 @@
 import { Logger } from '../logger';
-import { Store, WriteOp } from './store';
+import { ChatError } from '../protocol/errors';
+import { AppendOp, AppendResult, Store } from './store';
 
 interface Pending {
-  op: WriteOp;
-  onCommit?: () => void;
-  resolve: () => void;
+  op: AppendOp;
+  onCommit: ((result: AppendResult) => void) | undefined;
+  resolve: (result: AppendResult) => void;
   reject: (err: unknown) => void;
 }
 
 /**
- * Groups writes into one transaction per event-loop turn. Batches commit one at a
- * time and in order; after a batch commits, each write's `onCommit` runs
- * synchronously in write order (that is where entries are published, so pushes
- * follow seq order), then its promise resolves (that is where acks go out).
+ * When a batch fails and its ops are retried one by one, a retry that took this long to
+ * fail as `unavailable` means the storage itself is stuck (each try waits out the store's
+ * busy timeout): the rest of the batch is then failed with that error without a try of
+ * its own, so a locked database holds the queue for two timeouts, not one per op.
+ */
+const SLOW_FAILURE_MS = 250;
+
+/**
+ * Groups appends into one `store.append` (one transaction) per event-loop turn. Batches
+ * commit one at a time and in order. After a batch commits, each op's `onCommit` runs
+ * synchronously in queue order (that is where entries are published, so publishes follow
+ * seq order), then the promises resolve (that is where acks go out).
+ *
+ * Isolation: when a batch fails, its ops are retried one at a time, in order, so one bad op
+ * (or one op of a room whose write fails) does not fail the unrelated ops it was batched
+ * with: each op commits and resolves, or rejects with its own error.
  */
 export class WriteBatcher {
   private queue: Pending[] = [];
@@ -24,9 +37,14 @@ export class WriteBatcher {
     private readonly logger: Logger,
   ) {}
 
-  /** Queues one op; resolves after the transaction holding it committed. */
-  write(op: WriteOp, onCommit?: () => void): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /**
+   * Queues one append; resolves with its result once the transaction holding it committed
+   * (or rejects with the store's error). `onCommit` runs synchronously right after the
+   * commit, in queue order, before any promise of the batch resolves; it gets every result,
+   * duplicates and refusals included.
+   */
+  append(op: AppendOp, onCommit?: (result: AppendResult) => void): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ op, onCommit, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
@@ -35,7 +53,7 @@ export class WriteBatcher {
     });
   }
 
-  /** Resolves when everything queued so far has been committed (or failed). */
+  /** Resolves when everything queued so far has been committed or has failed. Never rejects. */
   async drain(): Promise<void> {
     do {
       if (this.queue.length > 0) this.flush();
@@ -48,21 +66,65 @@ export class WriteBatcher {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
-    this.running = this.running.then(async () => {
+    // commit() settles every op of the batch and never rejects, so the chain never breaks.
+    this.running = this.running.then(() => this.commit(batch));
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const ops: AppendOp[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) ops[i] = batch[i].op;
+    let results: AppendResult[];
+    try {
+      results = await this.store.append(ops);
+    } catch (err) {
+      if (batch.length === 1) batch[0].reject(err);
+      else await this.isolate(batch);
+      return;
+    }
+    this.settle(batch, results);
+  }
+
+  /** Retries a failed batch's ops one by one, in order. */
+  private async isolate(batch: Pending[]): Promise<void> {
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i];
+      const started = Date.now();
+      let results: AppendResult[];
       try {
-        await this.store.commit(batch.map((p) => p.op));
+        results = await this.store.append([p.op]);
       } catch (err) {
-        for (const p of batch) p.reject(err);
-        return;
+        p.reject(err);
+        if (err instanceof ChatError && err.code === 'unavailable' && Date.now() - started >= SLOW_FAILURE_MS) {
+          // The storage keeps failing: nothing of the rest was written, and it is told so now.
+          for (let j = i + 1; j < batch.length; j++) batch[j].reject(err);
+          return;
+        }
+        continue;
       }
-      for (const p of batch) {
+      this.settle([p], results);
+    }
+  }
+
+  /** After a commit: every onCommit in order, then every promise. */
+  private settle(batch: Pending[], results: AppendResult[]): void {
+    if (results.length !== batch.length) {
+      const err = new Error(`store: append returned ${results.length} results for ${batch.length} ops`);
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const onCommit = batch[i].onCommit;
+      if (onCommit === undefined) continue;
+      try {
+        onCommit(results[i]);
+      } catch (err) {
         try {
-          p.onCommit?.();
-        } catch (err) {
           this.logger.error('after-commit step failed', err);
+        } catch {
+          // A failing logger must not stop the others' steps either.
         }
       }
-      for (const p of batch) p.resolve();
-    });
+    }
+    for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
   }
 }

@@ -1,13 +1,12 @@
 import express, { NextFunction, Request, Response, Router } from 'express';
 import multer from 'multer';
 import type { Chat } from '../chat/chat';
-import { UploadErrorCode } from '../protocol/errors';
-import { GifStore, isGif } from './gif-store';
+import { AnyErrorCode, errorStatus, toWireError } from '../protocol/errors';
+import { GifStore, isGif } from '../store/gif-store';
 
-type HttpErrorCode = UploadErrorCode | 'forbidden' | 'not_found';
-
-function refuse(res: Response, status: number, code: HttpErrorCode, message: string): void {
-  res.status(status).json({ error: { code, message } });
+/** Answers with an error of the vocabulary, as `{error: {code, message}}` with the code's HTTP status. */
+function refuse(res: Response, code: AnyErrorCode, message: string): void {
+  res.status(errorStatus[code]).json({ error: { code, message } });
 }
 
 /**
@@ -15,27 +14,30 @@ function refuse(res: Response, status: number, code: HttpErrorCode, message: str
  * the room only; the file must be a real GIF (magic bytes) within MAX_UPLOAD_BYTES. The
  * upload becomes a room entry through the same operation as a `message`.
  */
-export function createGifRoutes(chat: Chat, gifs: GifStore): Router {
+export function createGifRoutes(chat: Chat, gifs: GifStore, maxBytes: number): Router {
   const router = express.Router();
-  const maxBytes = chat.config.maxUploadBytes;
   // Kept in memory (bounded by fileSize) and written only once accepted, so a refused
   // or interrupted upload leaves nothing on disk.
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: maxBytes, files: 1, fields: 5, parts: 6 } }).single('gif');
 
-  const memberOnly = (req: Request, res: Response, next: NextFunction) => {
-    const room = chat.rooms.get(String(req.params.id));
-    if (!room) return refuse(res, 404, 'not_found', 'This room does not exist.');
-    if (!room.members.has(req.session.user!.id)) return refuse(res, 403, 'forbidden', 'Join the room before posting to it.');
-    next();
+  const memberOnly = async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const room = await chat.findRoom(String(req.params.id));
+      if (!room) return refuse(res, 'not_found', 'This room does not exist.');
+      if (!(await chat.isMember(room.id, req.session.user!.id))) return refuse(res, 'forbidden', 'Join the room before posting to it.');
+      next();
+    } catch (err) {
+      next(err);
+    }
   };
 
   const receive = (req: Request, res: Response, next: NextFunction) => {
     upload(req, res, (err: unknown) => {
       if (!err) return next();
       if (err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE') {
-        return refuse(res, 413, 'too_large', `A GIF may be at most ${Math.floor(maxBytes / 1024 / 1024) || maxBytes} ${maxBytes >= 1024 * 1024 ? 'MiB' : 'bytes'}.`);
+        return refuse(res, 'too_large', `A GIF may be at most ${Math.floor(maxBytes / 1024 / 1024) || maxBytes} ${maxBytes >= 1024 * 1024 ? 'MiB' : 'bytes'}.`);
       }
-      if (err instanceof multer.MulterError) return refuse(res, 400, 'no_file', 'Send one file in the field "gif".');
+      if (err instanceof multer.MulterError) return refuse(res, 'no_file', 'Send one file in the field "gif".');
       next(err);
     });
   };
@@ -43,27 +45,29 @@ export function createGifRoutes(chat: Chat, gifs: GifStore): Router {
   router.post('/room/:id/gif', memberOnly, receive, async (req, res, next) => {
     try {
       const file = req.file;
-      if (!file) return refuse(res, 400, 'no_file', 'Send one file in the field "gif".');
-      if (!isGif(file.buffer)) return refuse(res, 415, 'not_gif', 'Only GIF images can be posted.');
-      const room = chat.rooms.get(String(req.params.id));
-      if (!room || !room.members.has(req.session.user!.id)) return refuse(res, 403, 'forbidden', 'You are no longer in this room.');
+      if (!file) return refuse(res, 'no_file', 'Send one file in the field "gif".');
+      if (!isGif(file.buffer)) return refuse(res, 'not_gif', 'Only GIF images can be posted.');
+      const roomId = String(req.params.id);
+      const author = await chat.member(roomId, req.session.user!.id); // current name, even if renamed since
+      if (!author) return refuse(res, 'forbidden', 'You are no longer in this room.');
       const url = await gifs.save(file.buffer);
-      const author = room.members.get(req.session.user!.id)!.user.info; // current name, even if renamed since
-      const entry = await chat.post(room, author, { gif: url }, undefined, () => {});
+      const entry = await chat.post(roomId, author, { gif: url }, undefined);
       res.status(201).json(entry);
     } catch (err) {
-      next(err);
+      const wire = toWireError(err);
+      if (wire.unexpected) return next(err);
+      refuse(res, wire.code, wire.message);
     }
   });
 
   router.get('/gif/:name', (req, res) => {
     const file = gifs.file(String(req.params.name));
-    if (!file) return refuse(res, 404, 'not_found', 'No such GIF.');
+    if (!file) return refuse(res, 'not_found', 'No such GIF.');
     res.sendFile(
       file,
       { headers: { 'Content-Type': 'image/gif', 'Cache-Control': 'public, max-age=31536000, immutable', 'X-Content-Type-Options': 'nosniff' } },
       (err) => {
-        if (err && !res.headersSent) refuse(res, 404, 'not_found', 'No such GIF.');
+        if (err && !res.headersSent) refuse(res, 'not_found', 'No such GIF.');
       },
     );
   });

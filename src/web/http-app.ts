@@ -7,6 +7,7 @@ import morgan from 'morgan';
 import nunjucks from 'nunjucks';
 import { Registry } from 'prom-client';
 import type { Chat } from '../chat/chat';
+import type { Hub } from '../realtime/hub';
 import { Config } from '../config';
 import { isUserInfo, newGuest } from '../chat/identity';
 import { Logger } from '../logger';
@@ -16,7 +17,7 @@ import { createGifRoutes } from './gifs';
 import { createPageRoutes } from './pages';
 import { SESSION_COOKIE } from '../sessions/session-identity';
 import { ChatSessionStore } from '../sessions/session-store';
-import { GifStore } from './gif-store';
+import { GifStore } from '../store/gif-store';
 
 declare module 'express-session' {
   interface SessionData {
@@ -30,6 +31,10 @@ declare module 'express-session' {
 export interface HttpDeps {
   config: Config;
   chat: Chat;
+  hub: Hub;
+  gifs: GifStore;
+  /** This process's id (in /healthz). */
+  nodeId: string;
   sessions: ChatSessionStore;
   metrics: Registry;
   logger: Logger;
@@ -74,8 +79,13 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     }),
   );
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', connections: chat.connections.size, users: chat.users.size, rooms: chat.rooms.size, uptime: process.uptime() });
+  app.get('/healthz', async (_req, res, next) => {
+    try {
+      const { users, rooms } = await chat.counts();
+      res.json({ status: 'ok', node: deps.nodeId, connections: deps.hub.size, users, rooms, uptime: process.uptime() });
+    } catch (err) {
+      next(err);
+    }
   });
   app.get('/metrics', async (_req, res, next) => {
     try {
@@ -86,7 +96,6 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   app.use(express.static(path.join(deps.root, 'public'), { maxAge: config.production ? '1h' : 0 }));
-  const gifs = new GifStore(path.join(config.dataDir, 'uploads'));
   app.use(cookieParser(config.cookieSecret));
   app.use(
     session({
@@ -112,7 +121,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   app.use(createPageRoutes(chat));
-  app.use(createGifRoutes(chat, gifs));
+  app.use(createGifRoutes(chat, deps.gifs, config.maxUploadBytes));
 
   app.use((_req, res) => {
     res.status(404).render('error', { status: 404, message: 'There is nothing at this address.' });

@@ -2,12 +2,13 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Chat } from '../chat/chat';
 import type { Dispatcher } from '../realtime/dispatcher';
+import type { Hub } from '../realtime/hub';
 
 /**
  * The Prometheus registry behind GET /metrics (close() stops the loop-delay monitor). Values are read from the chat's own
  * counters when scraped, so the per-frame path only bumps plain numbers.
  */
-export function createMetrics(chat: Chat, dispatcher: Dispatcher): { registry: Registry; close(): void } {
+export function createMetrics(chat: Chat, hub: Hub, dispatcher: Dispatcher): { registry: Registry; close(): void } {
   const registry = new Registry();
   // How late timers fire: the server's own latency floor under load.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -29,23 +30,23 @@ export function createMetrics(chat: Chat, dispatcher: Dispatcher): { registry: R
     help: 'Open WebSocket connections',
     registers: [registry],
     collect() {
-      this.set(chat.connections.size);
+      this.set(hub.size);
     },
   });
   new Gauge({
     name: 'gifchat_users_online',
     help: 'Users with at least one open socket (each counted once)',
     registers: [registry],
-    collect() {
-      this.set(chat.users.size);
+    async collect() {
+      this.set((await chat.counts()).users);
     },
   });
   new Gauge({
     name: 'gifchat_rooms',
     help: 'Rooms that exist',
     registers: [registry],
-    collect() {
-      this.set(chat.rooms.size);
+    async collect() {
+      this.set((await chat.counts()).rooms);
     },
   });
   const counter = (name: string, help: string, read: () => number) =>
@@ -58,9 +59,9 @@ export function createMetrics(chat: Chat, dispatcher: Dispatcher): { registry: R
         this.inc(read());
       },
     });
-  counter('gifchat_frames_in_total', 'WebSocket frames received', () => chat.stats.framesIn);
-  counter('gifchat_frames_out_total', 'WebSocket frames sent', () => chat.stats.framesOut);
-  counter('gifchat_slow_consumers_total', 'Sockets cut off for falling behind (OUTBOX_LIMIT)', () => chat.stats.slowConsumers);
+  counter('gifchat_frames_in_total', 'WebSocket frames received', () => hub.stats.framesIn);
+  counter('gifchat_frames_out_total', 'WebSocket frames sent', () => hub.stats.framesOut);
+  counter('gifchat_slow_consumers_total', 'Sockets cut off for falling behind (OUTBOX_LIMIT)', () => hub.stats.slowConsumers);
   new Counter({
     name: 'gifchat_errors_total',
     help: 'Error replies sent, by code',

@@ -1,5 +1,5 @@
 import express, { Request, Response, Router } from 'express';
-import type { Chat } from '../chat/chat';
+import { Chat, roomInfo } from '../chat/chat';
 import { ChatError } from '../protocol/errors';
 import { verifyPassword } from '../chat/password';
 import { DEFAULT_MAX_MEMBERS, Entry, MEMBERS_MAX, MEMBERS_MIN, PASSWORD_MAX, roomFields, TITLE_MAX } from '../protocol';
@@ -47,8 +47,12 @@ export function createPageRoutes(chat: Chat): Router {
   const form = express.urlencoded({ extended: false, limit: '16kb' });
   const limits = { titleMax: TITLE_MAX, membersMin: MEMBERS_MIN, membersMax: MEMBERS_MAX, passwordMax: PASSWORD_MAX };
 
-  router.get('/', (req, res) => {
-    res.render('lobby', { user: req.session.user, rooms: chat.listRooms() });
+  router.get('/', async (req, res, next) => {
+    try {
+      res.render('lobby', { user: req.session.user, rooms: await chat.listRooms() });
+    } catch (err) {
+      next(err);
+    }
   });
 
   const renderNew = (res: Response, f: RoomForm, status = 200) => res.status(status).render('room-new', { ...f, limits });
@@ -67,18 +71,19 @@ export function createPageRoutes(chat: Chat): Router {
   });
 
   const renderRoom = async (req: Request, res: Response, status = 200, passwordError?: string) => {
-    const room = chat.rooms.get(String(req.params.id));
+    const room = await chat.findRoom(String(req.params.id));
     if (!room) return res.status(404).render('error', { status: 404, message: 'This room does not exist (any more).' });
-    const open = room.passwordHash === null || granted(req, room.id) || room.members.has(req.session.user!.id);
-    const page = open ? await chat.history.before(room.id, undefined, chat.config.historyLimit) : undefined;
+    const open = room.passwordHash === null || granted(req, room.id) || (await chat.isMember(room.id, req.session.user!.id));
+    const page = open ? await chat.history(room.id, undefined, chat.historyLimit) : undefined;
     // The page renders entries server-side; the cache keeps them as JSON.
     const history = page ? (JSON.parse(page.json) as Entry[]) : [];
+    const members = await chat.members(room.id);
     res.status(status).render('room', {
       user: req.session.user,
-      room: room.info(),
+      room: roomInfo(room, members.length),
       open,
       history,
-      members: open ? [...room.members.values()].map((m) => m.user.info) : [],
+      members: open ? members : [],
       lastSeq: page ? page.last : 0,
       passwordError,
       limits,
@@ -89,7 +94,7 @@ export function createPageRoutes(chat: Chat): Router {
   // The password form posts here (never in a URL); a grant in the session lets the page and its socket in.
   router.post('/room/:id/unlock', form, async (req, res, next) => {
     try {
-      const room = chat.rooms.get(String(req.params.id));
+      const room = await chat.findRoom(String(req.params.id));
       if (!room) return void (await renderRoom(req, res));
       const password = text(req.body?.password);
       if (room.passwordHash !== null && !(await verifyPassword(password.slice(0, PASSWORD_MAX), room.passwordHash))) {

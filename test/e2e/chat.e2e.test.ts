@@ -130,7 +130,7 @@ describe('the GIF chat in a real browser', () => {
       expect(seqs).toEqual([...new Set(seqs)].sort((x, y) => x - y));
     }
     // Nothing the server stored is missing from Alice's log since she joined.
-    const stored = (await server.app.chat.store.entriesAfter((await alice.getAttribute('#room', 'data-room-id'))!, 0, 1000)).map((e) => e.seq);
+    const stored = (await server.app.store.entriesAfter((await alice.getAttribute('#room', 'data-room-id'))!, 0, 1000)).map((e) => e.seq);
     expect((await logOf(alice)).seqs).toEqual(stored);
 
     // The owner kicks Bob: he is told, and cannot come back.

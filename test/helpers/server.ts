@@ -26,7 +26,10 @@ export function tempDataDir(): string {
   return dir;
 }
 
-/** Builds and starts the real app on port 0 with quiet logs; stopped after each test. */
+/**
+ * Builds and starts the real app on port 0 with quiet logs; stopped after each test. Parts
+ * passed in are closed after the app (the app leaves the caller's parts open).
+ */
 export async function startServer(overrides: Partial<Config> = {}, parts: AppParts = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? tempDataDir();
   const config = makeConfig({ host: '127.0.0.1', port: 0, accessLog: false, ...overrides, dataDir });
@@ -41,6 +44,9 @@ export async function startServer(overrides: Partial<Config> = {}, parts: AppPar
     stop: async () => {
       running.delete(server);
       await app.close();
+      await parts.presence?.close();
+      await parts.bus?.close();
+      await parts.store?.close();
     },
   };
   running.add(server);

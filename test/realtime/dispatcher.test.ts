@@ -97,7 +97,7 @@ describe('dispatcher: envelope, errors, order, rate limit', () => {
     let broken = false;
     const faulty: Store = {
       ...real,
-      commit: (ops) => (broken ? Promise.reject(new Error('SQLITE_IOERR secret driver detail at /var/lib')) : real.commit(ops)),
+      append: (ops) => (broken ? Promise.reject(new Error('SQLITE_IOERR secret driver detail at /var/lib')) : real.append(ops)),
     };
     const s = await startServer({ dataDir }, { store: faulty });
     const a = await TestClient.connect(s.wsUrl);

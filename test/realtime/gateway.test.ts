@@ -33,7 +33,7 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
     expect(await upgradeStatus(s.wsUrl, { Origin: s.url })).toBe(101);
     expect(await upgradeStatus(s.wsUrl, { Origin: 'https://friend.example' })).toBe(101);
     expect(await upgradeStatus(s.wsUrl, {})).toBe(101);
-    expect(s.app.chat.connections.size).toBeLessThanOrEqual(3);
+    expect(s.app.hub.connections.size).toBeLessThanOrEqual(3);
   });
 
   test('a frame over MAX_PAYLOAD closes that socket with 1009; others carry on', async () => {
@@ -60,7 +60,7 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
     expect(closed.code).toBe(1006); // terminated: no closing handshake
     await sleep(350);
     expect(lively.ws.readyState).toBe(WebSocket.OPEN);
-    expect(s.app.chat.connections.size).toBe(1);
+    expect(s.app.hub.connections.size).toBe(1);
   });
 
   test('heartbeat pings are spread over the round, each socket pinged once per round', async () => {
@@ -76,7 +76,7 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
     // ...and not all in the same turn: the first pings span most of a round.
     const firsts = pings.map((t) => t[0]);
     expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThanOrEqual(500);
-    expect(s.app.chat.connections.size).toBe(8);
+    expect(s.app.hub.connections.size).toBe(8);
   });
 
   test('a slow consumer past OUTBOX_LIMIT is cut off; it recovers with join + since', async () => {
@@ -88,24 +88,24 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
     await slow.request('join', { room: room.id });
     (slow.ws as any)._socket.pause(); // stop reading: the server's writes pile up
     const big = '\u{1D4B3}'.repeat(4000); // 4000 characters, 16 KB of UTF-8
-    for (let i = 0; i < 100 && s.app.chat.connections.size === 2; i++) {
+    for (let i = 0; i < 100 && s.app.hub.connections.size === 2; i++) {
       await Promise.all(Array.from({ length: 20 }, () => sender.request('message', { room: room.id, text: big })));
     }
-    expect(s.app.chat.connections.size).toBe(1);
-    expect(s.app.chat.stats.slowConsumers).toBe(1);
+    expect(s.app.hub.connections.size).toBe(1);
+    expect(s.app.hub.stats.slowConsumers).toBe(1);
     (slow.ws as any)._socket.resume();
     await slow.closed;
     const seen = Math.max(0, ...slow.all('message').map((m) => m.seq));
     const back = await TestClient.connect(s.wsUrl);
     const resumed = await back.request('join', { room: room.id, since: seen });
     const got = [...slow.all('message').map((m) => m.seq), ...resumed.history.filter((e: any) => e.text).map((e: any) => e.seq)];
-    const expected = (await s.app.chat.store.entriesAfter(room.id, 0, 10_000)).filter((e: any) => e.text).map((e) => e.seq);
+    const expected = (await s.app.store.entriesAfter(room.id, 0, 10_000)).filter((e: any) => e.text).map((e) => e.seq);
     expect(expected.length).toBeGreaterThan(20);
     expect(got).toEqual(expected);
   });
 
   test('every per-socket listener, timer and record is released on close', async () => {
-    const s = await startServer({ heartbeatMs: 1000 });
+    const s = await startServer({ heartbeatMs: 1000, presenceGraceMs: 200, sweepMs: 50 });
     const owner = await TestClient.connect(s.wsUrl);
     const room = await owner.request('create', { title: 'busy', max: 1000 });
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -117,17 +117,17 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
       await Promise.all(clients.map((c, i) => c.request('typing', { room: room.id }).then(() => (i % 2 ? c.close() : c.drop()))));
     }
     await sleep(1100);
-    const chat = s.app.chat;
+    const { chat, hub } = s.app;
     await owner.request('chatrooms');
-    expect(chat.connections.size).toBe(1);
-    expect(chat.users.size).toBe(1);
-    expect(chat.rooms.get(room.id)!.sockets.size).toBe(0);
-    expect(chat.rooms.get(room.id)!.members.size).toBe(0);
-    // The presence throttle keeps its tick for up to two intervals after the last leave, then stops.
+    expect(hub.connections.size).toBe(1);
+    expect(await chat.users()).toHaveLength(1);
+    expect(hub.socketsIn(room.id)).toBe(0);
+    expect(await chat.members(room.id)).toEqual([]); // their grace (200 ms) is over
+    // The presence throttle keeps its tick for up to two intervals after the last left entry; the sweep's timer stays.
     for (const stopAt = Date.now() + 2 * PRESENCE_BATCH_MS + 500; timers() > baseline.timers && Date.now() < stopAt; ) await sleep(50);
     expect(timers()).toBeLessThanOrEqual(baseline.timers);
     expect(s.app.server.listenerCount('upgrade')).toBe(baseline.upgrade);
-    const [conn] = chat.connections;
+    const [conn] = hub.connections;
     expect(conn.ws.listenerCount('message')).toBe(1);
   });
 
@@ -136,10 +136,10 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
       s,
       clients: [, b],
     } = await startRoom(2);
-    const [connB] = [...s.app.chat.connections].filter((c) => c.user.info.id === b.user.id);
-    const sent = s.app.chat.stats.framesOut;
+    const [connB] = [...s.app.hub.connections].filter((c) => c.user.info.id === b.user.id);
+    const sent = s.app.hub.stats.framesOut;
     connB.ws.close(); // closing, not yet closed
     connB.send(encodePush('x', {}));
-    expect(s.app.chat.stats.framesOut).toBe(sent);
+    expect(s.app.hub.stats.framesOut).toBe(sent);
   });
 });

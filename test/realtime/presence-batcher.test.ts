@@ -1,6 +1,5 @@
-import { BusMessage, framesAfter } from '../../src/bus/bus';
-import { createMemoryBus } from '../../src/bus/memory-bus';
 import { framePayload } from '../../src/protocol';
+import { framesAfter, Push } from '../../src/realtime/push';
 import { PresenceBatcher } from '../../src/realtime/presence-batcher';
 import { SystemEntry } from '../../src/protocol';
 
@@ -20,12 +19,13 @@ function payloads(buffer: Buffer): unknown[] {
 }
 
 describe('presence batcher', () => {
-  const bus = createMemoryBus();
-  afterAll(() => bus.close());
+  /** What the batcher delivered, by room. */
+  const delivered = new Map<string, Push[]>();
+  const bus = { publish: (room: string, push: Push) => delivered.get(room)?.push(push) };
 
-  function collect(topic: string): BusMessage[] {
-    const got: BusMessage[] = [];
-    bus.subscribe(topic, (m) => got.push(m));
+  function collect(room: string): Push[] {
+    const got: Push[] = [];
+    delivered.set(room, got);
     return got;
   }
 
@@ -43,7 +43,7 @@ describe('presence batcher', () => {
     batcher.flush('room:a'); // nothing left: no second message
     expect(got).toHaveLength(2);
     expect(got[1].seq).toBe(4);
-    expect(got[1].parts?.map((p) => p.seq)).toEqual([2, 3, 4]);
+    expect(got[1].parts?.map((p: { seq: number }) => p.seq)).toEqual([2, 3, 4]);
     expect(payloads(got[1].frame)).toEqual([2, 3, 4].map((seq) => ({ event: 'system', data: entry(seq) })));
     batcher.close();
   });

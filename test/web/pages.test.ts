@@ -84,7 +84,7 @@ describe('pages', () => {
       body: form({ title: 'pwned' }),
     });
     expect(res.status).toBe(403);
-    expect(s.app.chat.rooms.size).toBe(0);
+    expect(await s.app.store.rooms()).toEqual([]);
   });
 
   test('unknown rooms and paths get the 404 page; production errors carry no stack', async () => {

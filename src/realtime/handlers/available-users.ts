@@ -1,4 +1,4 @@
 import { Handler } from './handler';
 
 /** `availableUsers`: everyone online, each once. */
-export const availableUsers: Handler<'availableUsers'> = ({ chat }) => chat.users.list();
+export const availableUsers: Handler<'availableUsers'> = ({ chat }) => chat.users();

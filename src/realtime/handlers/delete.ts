@@ -1,8 +1,7 @@
 import { Handler } from './handler';
 
-/** `delete` {room}: owner only; removes the room and its history. */
+/** `delete` {room}: owner only; removes the room, its history and its GIFs. */
 export const remove: Handler<'delete'> = async ({ chat, conn, data }) => {
-  const room = chat.ownedRoom(data.room, conn.user);
-  await chat.deleteRoom(room);
+  await chat.deleteRoom(data.room, conn.user.info);
   return {};
 };

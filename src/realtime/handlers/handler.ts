@@ -1,11 +1,13 @@
 import type { Chat } from '../../chat/chat';
 import type { Connection } from '../connection';
-import { RequestData, RequestEvent } from '../../protocol';
+import type { Hub } from '../hub';
+import { fail, RequestData, RequestEvent } from '../../protocol';
 import type { SessionIdentity } from '../../sessions/session-identity';
 
 /** A validated request as a handler sees it. */
 export interface HandlerRequest<T> {
   chat: Chat;
+  hub: Hub;
   identity: SessionIdentity;
   conn: Connection;
   data: T;
@@ -14,7 +16,8 @@ export interface HandlerRequest<T> {
   /**
    * Lets this socket's next frame start before this handler settles. Frames of one
    * socket are handled in order; a handler calls this once its order-sensitive part
-   * is done (a message has its seq) so waiting for the commit does not hold the socket up.
+   * is done (a message has its place in the room's order) so waiting for the commit
+   * does not hold the socket up.
    */
   release(): void;
   /** Runs `fn` right after the reply went out (a join's buffered pushes follow its ack). */
@@ -26,3 +29,9 @@ export type Handler<E extends RequestEvent> = (req: HandlerRequest<RequestData<E
 
 /** The dispatch table: one handler per client event. */
 export type HandlerTable = { [E in RequestEvent]: Handler<E> };
+
+/** Refuses a request for a room this socket is not in: `not_found` when the room does not exist, else `not_joined`. */
+export async function notJoined(chat: Chat, room: string): Promise<never> {
+  await chat.room(room);
+  throw fail.notJoined(room);
+}

@@ -1,10 +1,9 @@
-import { fail } from '../../protocol/errors';
-import { Handler } from './handler';
+import { Handler, notJoined } from './handler';
 
-/** `leave` {room}: takes this socket out of the room (the user leaves with their last socket). */
-export const leave: Handler<'leave'> = ({ chat, conn, data }) => {
-  const room = chat.room(data.room);
-  if (!conn.inRoom(room.id)) throw fail.notJoined(room.id);
-  chat.leaveRoom(conn, room, 'left');
+/** `leave` {room}: takes this socket out of the room (the user leaves with their last socket, recorded at once). */
+export const leave: Handler<'leave'> = async ({ chat, hub, conn, data }) => {
+  if (!conn.inRoom(data.room)) return notJoined(chat, data.room);
+  hub.detach(conn, data.room);
+  await chat.leave(data.room, conn.user.info, conn.ref);
   return {};
 };

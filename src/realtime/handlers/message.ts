@@ -1,9 +1,11 @@
 import { entryJson, RawJson } from '../../protocol';
-import { Handler } from './handler';
+import { Handler, notJoined } from './handler';
 
 /** `message` {room, text, nonce?}: stores the message, pushes it to the room, acks the entry once committed. */
 export const message: Handler<'message'> = async ({ chat, conn, data, release }) => {
-  const room = chat.memberRoom(data.room, conn.user);
+  if (!conn.inRoom(data.room)) return notJoined(chat, data.room);
+  const posted = chat.post(data.room, conn.user.info, { text: data.text }, data.nonce);
+  release(); // the message holds its place in the room's order: the socket's next frame may start
   // The ack carries the same JSON as the push, encoded once.
-  return new RawJson(entryJson(await chat.post(room, conn.user.info, { text: data.text }, data.nonce, release)));
+  return new RawJson(entryJson(await posted));
 };

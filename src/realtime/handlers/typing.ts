@@ -1,8 +1,8 @@
-import { Handler } from './handler';
+import { Handler, notJoined } from './handler';
 
 /** `typing` {room}: tells the room's other members this user is typing. Not stored. */
-export const typing: Handler<'typing'> = ({ chat, conn, data }) => {
-  const room = chat.memberRoom(data.room, conn.user);
-  chat.publishRoom(room, 'typing', { room: room.id, user: conn.user.info }, conn.user.info.id);
+export const typing: Handler<'typing'> = async ({ chat, conn, data }) => {
+  if (!conn.inRoom(data.room)) return notJoined(chat, data.room);
+  chat.typing(data.room, conn.user.info);
   return {};
 };

@@ -46,7 +46,7 @@ describe('message, history, typing, whisper', () => {
     await a.request('chatrooms');
     const texts = b.all('message').map((m) => m.text);
     expect(texts).toEqual(['once', 'burst', 'mine']);
-    const stored = await s.app.chat.store.entriesAfter(room.id, 0, 100);
+    const stored = await s.app.store.entriesAfter(room.id, 0, 100);
     expect(stored.filter((e: any) => e.text === 'once' || e.text === 'burst')).toHaveLength(2);
   });
 
@@ -107,7 +107,7 @@ describe('message, history, typing, whisper', () => {
     await a.request('chatrooms');
     expect(a.all('typing')).toHaveLength(0);
     expect(a.frames.filter((f) => f.event === 'ack' && f.id === undefined)).toHaveLength(0);
-    expect((await s.app.chat.store.entriesAfter(room.id, 0, 100)).length).toBe(3);
+    expect((await s.app.store.entriesAfter(room.id, 0, 100)).length).toBe(3);
   });
 
   test('whisper goes to every socket of the target and the sender only', async () => {

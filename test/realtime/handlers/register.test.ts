@@ -45,4 +45,30 @@ describe('identity: welcome, register, availableUsers', () => {
     const forged = await TestClient.connect(s.wsUrl, { headers: { cookie: cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) } });
     expect(forged.user.id).not.toBe(a.user.id);
   });
+
+  test("a rename reaches the rooms the user is in, the user's other tabs, and the lobby rows of rooms they own", async () => {
+    const s = await startServer();
+    const { cookie } = await browserSession(s.url);
+    const tab1 = await TestClient.connect(s.wsUrl, { headers: { cookie } });
+    const tab2 = await TestClient.connect(s.wsUrl, { headers: { cookie } });
+    const b = await TestClient.connect(s.wsUrl);
+    const outsider = await TestClient.connect(s.wsUrl);
+    const room = await tab1.request('create', { title: 'r' });
+    await tab1.request('join', { room: room.id });
+    await b.request('join', { room: room.id });
+    const inRoom = b.next('renamed');
+    const ownTab = tab2.next('renamed');
+    const lobby = outsider.next('roomUpdated', (d) => d.owner.name === 'Zoe');
+    const renamed = await tab1.request('register', { name: 'Zoe' });
+    expect((await inRoom).data).toEqual({ room: room.id, user: renamed });
+    expect((await ownTab).data).toEqual({ user: renamed });
+    expect((await lobby).data.owner).toEqual(renamed);
+    // The new name is used from now on, by every tab, and the member list agrees.
+    const sent = await tab2.request('message', { room: room.id, text: 'hi' }).catch(() => null);
+    expect(sent).toBeNull(); // tab2 is not in the room
+    expect((await tab1.request('message', { room: room.id, text: 'hi' })).user).toEqual(renamed);
+    expect((await b.request('join', { room: room.id })).members).toContainEqual(renamed);
+    await outsider.request('chatrooms');
+    expect(outsider.all('renamed')).toEqual([]); // not in the room: not told
+  });
 });

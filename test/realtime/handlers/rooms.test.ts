@@ -106,7 +106,7 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
   });
 
   test('a second tab of the same user shares identity, does not join twice nor count twice', async () => {
-    const s = await startServer();
+    const s = await startServer({ presenceGraceMs: 300, sweepMs: 50 });
     const { cookie } = await browserSession(s.url);
     const tab1 = await TestClient.connect(s.wsUrl, { headers: { cookie } });
     const tab2 = await TestClient.connect(s.wsUrl, { headers: { cookie } });
@@ -120,16 +120,19 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
     expect(joined.members).toEqual([tab1.user, b.user]);
     const c = await TestClient.connect(s.wsUrl);
     await expect(c.request('join', { room: room.id })).rejects.toMatchObject({ code: 'room_full' });
-    const stored = await s.app.chat.store.entriesAfter(room.id, 0, 100);
+    const stored = await s.app.store.entriesAfter(room.id, 0, 100);
     expect(stored.filter((e: any) => e.kind === 'joined' && e.user.id === tab1.user.id)).toHaveLength(1);
     expect(await b.request('availableUsers')).toHaveLength(3);
     // Closing one tab is not leaving: the user is still present through the other.
     await tab1.close();
     await b.request('message', { room: room.id, text: 'still here?' });
     expect(b.all('system').some((e) => e.kind === 'left')).toBe(false);
+    // Closing the last tab starts the grace: `left` is recorded once it is over (300 ms here).
     const left = b.next('system', (d) => d.kind === 'left');
+    const closedAt = Date.now();
     await tab2.close();
     expect((await left).data.user).toEqual(tab2.user);
+    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(250);
   });
 
   test('join errors: unknown room, password missing or wrong, full', async () => {
@@ -161,8 +164,8 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
     await expect(b.request('leave', { room: 'nope' })).rejects.toMatchObject({ code: 'not_found' });
   });
 
-  test('closing the last socket leaves every room with a left entry', async () => {
-    const s = await startServer();
+  test('closing the last socket leaves every room with a left entry once the grace is over', async () => {
+    const s = await startServer({ presenceGraceMs: 200, sweepMs: 50 });
     const a = await TestClient.connect(s.wsUrl);
     const b = await TestClient.connect(s.wsUrl);
     const r1 = await a.request('create', { title: 'one' });
@@ -174,6 +177,31 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
     const lefts = Promise.all([r1, r2].map((r) => a.next('system', (d) => d.kind === 'left' && d.room === r.id)));
     await b.close();
     expect((await lefts).map((f) => f.data.user)).toEqual([b.user, b.user]);
+    expect((await a.request('chatrooms')).map((r: any) => r.members)).toEqual([1, 1]);
+  });
+
+  test('a reload within the grace records nothing and keeps the place; an explicit leave is recorded at once', async () => {
+    const s = await startServer({ presenceGraceMs: 5000, sweepMs: 50 });
+    const { cookie } = await browserSession(s.url);
+    const owner = await TestClient.connect(s.wsUrl);
+    const room = await owner.request('create', { title: 'r', max: 2 });
+    await owner.request('join', { room: room.id });
+    const tab = await TestClient.connect(s.wsUrl, { headers: { cookie } });
+    await tab.request('join', { room: room.id });
+    await tab.close(); // a reload: the socket goes...
+    const other = await TestClient.connect(s.wsUrl);
+    // ...and while it is away its place is kept: the room is still full.
+    await expect(other.request('join', { room: room.id })).rejects.toMatchObject({ code: 'room_full' });
+    const back = await TestClient.connect(s.wsUrl, { headers: { cookie } });
+    const rejoined = await back.request('join', { room: room.id });
+    expect(rejoined.members).toEqual([owner.user, back.user]);
+    await new Promise((r) => setTimeout(r, 200)); // a few sweeps
+    const kinds = (await s.app.store.entriesAfter(room.id, 0, 100)).map((e: any) => `${e.kind}:${e.user.id}`);
+    expect(kinds).toEqual([`joined:${owner.user.id}`, `joined:${back.user.id}`]);
+    const left = owner.next('system', (d) => d.kind === 'left');
+    await back.request('leave', { room: room.id });
+    expect((await left).data.user).toEqual(back.user);
+    await other.request('join', { room: room.id }); // the place is free at once
   });
 
   test('roomUpdated carries member count and owner, at most once per room per second', async () => {
@@ -205,6 +233,6 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
     expect(await a.request('chatrooms')).toEqual([]);
     await expect(b.request('message', { room: room.id, text: 'x' })).rejects.toMatchObject({ code: 'not_found' });
     await expect(a.request('delete', { room: room.id })).rejects.toMatchObject({ code: 'not_found' });
-    expect(await s.app.chat.store.entriesAfter(room.id, 0, 100)).toEqual([]);
+    expect(await s.app.store.entriesAfter(room.id, 0, 100)).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ export function isGif(bytes: Buffer): boolean {
   return magic === 'GIF87a' || magic === 'GIF89a';
 }
 
-/** GIF files under DATA_DIR/uploads, with random names. */
+/** GIF files under DATA_DIR/uploads, with random names. Served by GET /gif/:name; removed with their room. */
 export class GifStore {
   constructor(readonly dir: string) {}
 
@@ -34,6 +34,14 @@ export class GifStore {
       throw err;
     }
     return GIF_URL_PREFIX + name;
+  }
+
+  /** Removes the GIFs at these URL paths (ignoring any that are not ours or already gone). */
+  async remove(urls: readonly string[]): Promise<void> {
+    for (const url of urls) {
+      const file = url.startsWith(GIF_URL_PREFIX) ? this.file(url.slice(GIF_URL_PREFIX.length)) : undefined;
+      if (file) await fs.rm(file, { force: true });
+    }
   }
 
   /** The file path of a stored GIF name, or undefined when the name is not one of ours. */
