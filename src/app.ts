@@ -24,7 +24,7 @@ import { Store } from './store/store';
 import { createHttpApp } from './web/http-app';
 import { createMetrics } from './web/metrics';
 
-/** How long a server's sockets count in presence after its last beat (it beats every sweep). */
+/** How long a server's sockets count in presence after its last beat (it beats three times as often). */
 export const PRESENCE_TTL_MS = 10_000;
 
 /**
@@ -81,7 +81,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   const gifs = new GifStore(path.join(config.dataDir, 'uploads'));
   const history = new HistoryCache(store);
   const hub = await Hub.open({ bus, store, history, logger, nodeId, outboxLimit: config.outboxLimit, ratePerSec: config.ratePerSec, rateBurst: config.rateBurst });
-  const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, audience: () => hub.size });
+  const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size });
   await chat.start();
   const identity = new SessionIdentity(store, config.cookieSecret);
   const dispatcher = new Dispatcher(chat, hub, config, identity, handlers, logger);

@@ -31,6 +31,8 @@ export interface ChatDeps {
   logger: Logger;
   /** This process's id in presence. */
   nodeId: string;
+  /** How often this node tells presence it is alive (well within presence's ttl). */
+  beatMs: number;
   /** How many sockets receive lobby updates here (stretches their interval). */
   audience: () => number;
 }
@@ -86,6 +88,7 @@ export class Chat {
   private readonly cache: HistoryCache;
   private readonly logger: Logger;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private beatTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | null = null;
   private lastRoomCheck = 0;
   private closed = false;
@@ -117,9 +120,17 @@ export class Chat {
     return this.config.resumeLimit;
   }
 
-  /** Starts the periodic sweep (presence, owner policy, room expiry) and marks this node alive. */
+  /**
+   * Marks this node alive, on a timer of its own (a slow sweep must never let presence
+   * take this node for dead), and starts the periodic sweep (grace ends, owner policy,
+   * room expiry).
+   */
   async start(): Promise<void> {
-    await this.presence.beat(this.deps.nodeId, Date.now());
+    const beat = () => this.presence.beat(this.deps.nodeId, Date.now());
+    await beat();
+    this.beatTimer = setInterval(() => {
+      beat().catch((err) => this.logger.warn(`presence beat failed: ${(err as Error).message}`));
+    }, this.deps.beatMs);
     this.sweepTimer = setInterval(() => {
       this.sweeping ??= this.sweep(Date.now())
         .catch((err) => this.logger.warn(`sweep failed: ${(err as Error).message}`))
@@ -208,19 +219,13 @@ export class Chat {
     }
     const outcome = await this.presence.join(room.id, ref, user, room.max);
     if (outcome === 'full') throw new ChatError('room_full', `room ${room.id} is full (${room.max} members)`);
-    if (outcome === 'joined') {
-      this.recordAside(room.id, 'joined', user);
-      this.updates.touch(room.id);
-    }
+    if (outcome === 'joined') this.recordAside(room.id, 'joined', user);
     return room;
   }
 
   /** Takes a socket out of a room at the user's request; their last socket there records `left` at once. */
   async leave(roomId: string, user: UserInfo, ref: SocketRef): Promise<void> {
-    if (await this.presence.leave(roomId, ref, true)) {
-      this.recordAside(roomId, 'left', user);
-      this.updates.touch(roomId);
-    }
+    if (await this.presence.leave(roomId, ref, true)) this.recordAside(roomId, 'left', user);
   }
 
   /** Takes a socket out of a room without the user asking (their join failed half-way): their grace starts. */
@@ -250,9 +255,9 @@ export class Chat {
     if (!target) throw fail.notFound(`user ${userId} is not in room ${roomId}`);
     const result = await this.write({ entry: this.newEntry(roomId, 'kicked', target), banUntil: Date.now() + this.config.kickBanMs });
     if ('refused' in result) throw fail.notFound(`no room ${roomId}`);
-    await this.presence.remove(roomId, userId);
+    // Stored: now their sockets leave the room, on every server, whatever presence does next.
     this.bus.publish(userTopic(userId), { type: 'kicked', room: roomId, user: userId });
-    this.updates.touch(roomId);
+    await this.presence.remove(roomId, userId).catch((err) => this.logger.warn(`removing kicked ${userId} from room ${roomId} failed: ${(err as Error).message}`));
   }
 
   /** Hands the room to a present member: an `owner` entry (and push) once stored. */
@@ -263,7 +268,6 @@ export class Chat {
     if (target.id !== room.owner.id) {
       const result = await this.write({ entry: this.newEntry(roomId, 'owner', target), ownerWas: by.id });
       if ('refused' in result) throw result.refused === 'conflict' ? fail.forbidden('only the room owner can do that') : fail.notFound(`no room ${roomId}`);
-      this.updates.touch(roomId);
     }
     return { room: roomId, user: target };
   }
@@ -279,16 +283,18 @@ export class Chat {
     if (idleBefore !== undefined && members.length > 0) return false;
     const result = await this.store.deleteRoom(roomId, idleBefore);
     if (!result.deleted) return false;
-    for (const member of members) await this.presence.remove(roomId, member.user.id);
+    // Deleted: everyone hears of it first, whatever the clean-up below does.
     this.bus.publish(LOBBY_TOPIC, { type: 'roomRemoved', id: roomId });
-    this.deps.gifs.remove(result.gifs).catch((err) => this.logger.warn(`removing the GIFs of room ${roomId} failed: ${(err as Error).message}`));
+    const warn = (what: string) => (err: unknown) => this.logger.warn(`${what} of room ${roomId} failed: ${(err as Error).message}`);
+    for (const member of members) await this.presence.remove(roomId, member.user.id).catch(warn('removing the members'));
+    this.deps.gifs.remove(result.gifs).catch(warn('removing the GIFs'));
     return true;
   }
 
   /** How many users are online and how many rooms exist (for /healthz and /metrics). */
   async counts(): Promise<{ users: number; rooms: number }> {
-    const [users, rooms] = await Promise.all([this.presence.userCount(), this.store.rooms()]);
-    return { users, rooms: rooms.length };
+    const [users, rooms] = await Promise.all([this.presence.userCount(), this.store.roomCount()]);
+    return { users, rooms };
   }
 
   // ---- users -------------------------------------------------------------
@@ -358,13 +364,20 @@ export class Chat {
 
   /** Appends through the batcher; once committed (and new), the entry is published to the room. */
   private write(op: AppendOp): Promise<AppendResult> {
-    return this.batcher.append(op, (result) => {
-      if ('entry' in result && !result.duplicate) {
-        this.bus.publish(roomTopic(result.entry.room), { type: 'entry', entry: result.entry });
-        this.updates.touch(result.entry.room);
-      }
-    });
+    return this.batcher.append(op, this.publishEntry);
   }
+
+  /**
+   * Publishes a committed entry to its room. Membership and ownership changes also reach
+   * the lobby (coalesced); a chat message does not: lobbies learn of new activity with the
+   * room's next membership change or when they list the rooms.
+   */
+  private readonly publishEntry = (result: AppendResult): void => {
+    if (!('entry' in result) || result.duplicate) return;
+    const entry = result.entry;
+    this.bus.publish(roomTopic(entry.room), { type: 'entry', entry });
+    if ('kind' in entry) this.updates.touch(entry.room);
+  };
 
   /** Records a system entry on the side: a failure is logged once and costs nothing else. */
   private recordAside(roomId: string, kind: SystemKind, user: UserInfo): void {
@@ -376,20 +389,21 @@ export class Chat {
   // ---- policies ----------------------------------------------------------
 
   /**
-   * One round of upkeep: marks this node alive, records `left` for members whose grace
-   * ended (or whose server died), and now and then applies the owner and expiry policies.
+   * One round of upkeep: records `left` for members whose grace ended (or whose server
+   * died), and now and then applies the owner and expiry policies.
    */
   async sweep(now: number): Promise<void> {
     if (this.closed) return;
-    await this.presence.beat(this.deps.nodeId, now);
     for (const gone of await this.presence.sweep(now)) {
+      // Back on another server meanwhile: their `joined` was not recorded, so no `left` either.
+      if (await this.presence.isMember(gone.room, gone.user.id)) continue;
       this.recordAside(gone.room, 'left', gone.user);
-      this.updates.touch(gone.room);
     }
     if (now - this.lastRoomCheck < this.roomCheckMs()) return;
     this.lastRoomCheck = now;
     await this.applyOwnerPolicy(now);
     if (this.config.roomTtlMs > 0) await this.expireRooms(now);
+    await this.store.pruneBans(now);
   }
 
   private roomCheckMs(): number {
@@ -452,6 +466,7 @@ export class Chat {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweepTimer);
+    clearInterval(this.beatTimer);
     await this.sweeping;
     await this.batcher.drain();
     this.updates.close();

@@ -67,6 +67,10 @@ export const fail = {
   notJoined: (room: string) => new ChatError('not_joined', `join room ${room} first`),
   unavailable: (message: string) => new ChatError('unavailable', message),
   banned: (until: number) => new ChatError('banned', `you were kicked from this room; try again after ${new Date(until).toISOString()}`),
+  tooLarge: (maxBytes: number) =>
+    new ChatError('too_large', `A GIF may be at most ${Math.floor(maxBytes / 1024 / 1024) || maxBytes} ${maxBytes >= 1024 * 1024 ? 'MiB' : 'bytes'}.`),
+  notGif: () => new ChatError('not_gif', 'Only GIF images can be posted.'),
+  noFile: () => new ChatError('no_file', 'Send one file in the field "gif".'),
 };
 
 /**

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { Bus, BusEvent, LOBBY_TOPIC, roomTopic, userTopic } from '../bus/bus';
 import { HistoryCache } from '../chat/history-cache';
 import { Logger } from '../logger';
-import { encodeEntry, encodePush, Entry, RoomInfo, UserInfo } from '../protocol';
+import { encodeEntry, encodePush, Entry, fail, RoomInfo, UserInfo } from '../protocol';
 import { Store } from '../store/store';
 import { Connection, ConnectionOptions, ConnectionUser, TrafficStats } from './connection';
 import { Flusher } from './flusher';
@@ -139,6 +139,17 @@ export class Hub {
     user.stop?.();
   }
 
+  /** True while the socket is open and registered here. */
+  has(conn: Connection): boolean {
+    return this.connections.has(conn);
+  }
+
+  /** Gives this process's sockets of the user their new name at once (other processes hear of it on the bus). */
+  renamed(user: UserInfo): void {
+    const local = this.users.get(user.id);
+    if (local) local.info = user;
+  }
+
   /** How many of this process's sockets are in the room. */
   socketsIn(roomId: string): number {
     return this.rooms.get(roomId)?.sockets.size ?? 0;
@@ -157,6 +168,7 @@ export class Hub {
    * history read after this holds every entry not pushed to it.
    */
   async attach(conn: Connection, roomId: string): Promise<void> {
+    if (this.closed || !this.connections.has(conn)) throw fail.notJoined(roomId);
     let room = this.rooms.get(roomId);
     if (!room) {
       room = new LocalRoom();

@@ -261,6 +261,8 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
   );
   const selectRoom = db.prepare('SELECT * FROM rooms WHERE id = ?');
   const selectRooms = db.prepare('SELECT * FROM rooms ORDER BY created_at, rowid');
+  const countRooms = db.prepare('SELECT COUNT(*) FROM rooms').pluck();
+  const pruneBans = db.prepare('DELETE FROM bans WHERE until <= ?');
   const selectCounter = db.prepare('SELECT last_seq FROM rooms WHERE id = ?').pluck();
   const storeCounter = db.prepare('UPDATE rooms SET last_seq = ?, last_activity = ? WHERE id = ?');
   const setOwner = db.prepare('UPDATE rooms SET owner_id = ?, owner_name = ?, owner_color = ? WHERE id = ?');
@@ -414,6 +416,8 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
     rooms: () => wrap('rooms', () => (selectRooms.all() as RoomRow[]).map(toRoom)),
     deleteRoom: (id, idleBefore) => wrap('deleteRoom', () => deleteAll(id, idleBefore)),
     idleRooms: (before) => wrap('idleRooms', () => selectIdle.all(before) as string[]),
+    roomCount: () => wrap('roomCount', () => countRooms.get() as number),
+    pruneBans: (now) => wrap('pruneBans', () => pruneBans.run(now).changes),
     renameOwner: (user) => wrap('renameOwner', () => renameOwner.all(user.name, user.color, user.id) as string[]),
     setOwnerAway: (room, since) => wrap('setOwnerAway', () => void setOwnerAway.run(since, room)),
     bannedUntil: (room, user, now) =>

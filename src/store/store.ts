@@ -85,6 +85,8 @@ export interface Store {
   room(id: string): Promise<StoredRoom | undefined>;
   /** Every room, oldest first. */
   rooms(): Promise<StoredRoom[]>;
+  /** How many rooms exist. */
+  roomCount(): Promise<number>;
   /**
    * Deletes a room with its log and bans. With `idleBefore`, only when its last activity
    * is before then (a room that just came alive again is kept).
@@ -98,6 +100,8 @@ export interface Store {
   setOwnerAway(room: string, since: number | null): Promise<void>;
   /** Until when (ms since epoch) `user` is banned from `room`, if the ban is still running at `now`. */
   bannedUntil(room: string, user: string, now: number): Promise<number | undefined>;
+  /** Removes bans that ended by `now`; resolves with how many. */
+  pruneBans(now: number): Promise<number>;
   /** Entries with seq > since, oldest first, at most `limit`. */
   entriesAfter(room: string, since: number, limit: number): Promise<Entry[]>;
   /** The newest `limit` entries with seq < before (or the newest overall), oldest first. */

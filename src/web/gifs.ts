@@ -1,12 +1,16 @@
 import express, { NextFunction, Request, Response, Router } from 'express';
 import multer from 'multer';
 import type { Chat } from '../chat/chat';
-import { AnyErrorCode, errorStatus, toWireError } from '../protocol/errors';
+import { AnyErrorCode, ChatError, errorStatus, fail, toWireError } from '../protocol/errors';
 import { GifStore, isGif } from '../store/gif-store';
 
 /** Answers with an error of the vocabulary, as `{error: {code, message}}` with the code's HTTP status. */
 function refuse(res: Response, code: AnyErrorCode, message: string): void {
   res.status(errorStatus[code]).json({ error: { code, message } });
+}
+
+function send(res: Response, err: ChatError): void {
+  refuse(res, err.code, err.message);
 }
 
 /**
@@ -35,9 +39,9 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, maxBytes: number): R
     upload(req, res, (err: unknown) => {
       if (!err) return next();
       if (err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE') {
-        return refuse(res, 'too_large', `A GIF may be at most ${Math.floor(maxBytes / 1024 / 1024) || maxBytes} ${maxBytes >= 1024 * 1024 ? 'MiB' : 'bytes'}.`);
+        return send(res, fail.tooLarge(maxBytes));
       }
-      if (err instanceof multer.MulterError) return refuse(res, 'no_file', 'Send one file in the field "gif".');
+      if (err instanceof multer.MulterError) return send(res, fail.noFile());
       next(err);
     });
   };
@@ -45,13 +49,16 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, maxBytes: number): R
   router.post('/room/:id/gif', memberOnly, receive, async (req, res, next) => {
     try {
       const file = req.file;
-      if (!file) return refuse(res, 'no_file', 'Send one file in the field "gif".');
-      if (!isGif(file.buffer)) return refuse(res, 'not_gif', 'Only GIF images can be posted.');
+      if (!file) return send(res, fail.noFile());
+      if (!isGif(file.buffer)) return send(res, fail.notGif());
       const roomId = String(req.params.id);
       const author = await chat.member(roomId, req.session.user!.id); // current name, even if renamed since
       if (!author) return refuse(res, 'forbidden', 'You are no longer in this room.');
       const url = await gifs.save(file.buffer);
-      const entry = await chat.post(roomId, author, { gif: url }, undefined);
+      const entry = await chat.post(roomId, author, { gif: url }, undefined).catch(async (err: unknown) => {
+        await gifs.remove([url]); // refused (the room went, the store is down): nothing stays on disk
+        throw err;
+      });
       res.status(201).json(entry);
     } catch (err) {
       const wire = toWireError(err);

@@ -47,6 +47,8 @@ export function faultyStore(inner: Store): FaultyStore {
     createRoom: (room) => inner.createRoom(room),
     room: (id) => inner.room(id),
     rooms: () => inner.rooms(),
+    roomCount: () => inner.roomCount(),
+    pruneBans: (now) => inner.pruneBans(now),
     deleteRoom: (id, idleBefore) => inner.deleteRoom(id, idleBefore),
     idleRooms: (before) => inner.idleRooms(before),
     renameOwner: (user) => inner.renameOwner(user),

@@ -219,6 +219,19 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       expect(await store.bannedUntil('r', carol.id, 0)).toBeUndefined();
     });
 
+    test('pruneBans removes the bans that ended, and only those; roomCount counts rooms', async () => {
+      await store.createRoom(room('r'));
+      await store.createRoom(room('q'));
+      expect(await store.roomCount()).toBe(2);
+      await store.append([op(sys('r', 'kicked', bob, 10), { banUntil: 1000 }), op(sys('q', 'kicked', carol, 10), { banUntil: 5000 })]);
+      expect(await store.pruneBans(999)).toBe(0);
+      expect(await store.pruneBans(1000)).toBe(1);
+      expect(await store.bannedUntil('q', carol.id, 4000)).toBe(5000);
+      expect(await store.pruneBans(1000)).toBe(0);
+      await store.deleteRoom('q');
+      expect(await store.roomCount()).toBe(1);
+    });
+
     test('deleteRoom removes the room, its log and its bans, and returns the GIFs its entries referenced', async () => {
       await store.createRoom(room('r'));
       await store.createRoom(room('q'));

@@ -1,6 +1,6 @@
 import { roomInfo } from '../../chat/chat';
 import { HistoryPage } from '../../chat/history-cache';
-import { RawJson } from '../../protocol';
+import { fail, RawJson, UserInfo } from '../../protocol';
 import { Handler } from './handler';
 
 /**
@@ -19,8 +19,15 @@ export const join: Handler<'join'> = async ({ chat, hub, identity, conn, data, a
       if (sid !== undefined) await identity.grant(sid, data.room);
     },
   });
+  if (!hub.has(conn)) {
+    // The socket closed while it was let in (a password check takes a while): forget it
+    // again, as its close did, so it leaves no ghost behind.
+    await chat.disconnect(conn.ref);
+    throw fail.notJoined(room.id);
+  }
   let history: HistoryPage;
   let more = false;
+  let members: UserInfo[];
   try {
     await hub.attach(conn, room.id);
     if (data.since === undefined) {
@@ -30,6 +37,7 @@ export const join: Handler<'join'> = async ({ chat, hub, identity, conn, data, a
       history = resumed;
       more = resumed.more;
     }
+    members = await chat.members(room.id);
   } catch (err) {
     hub.detach(conn, room.id);
     await chat.drop(room.id, conn.ref).catch(() => {});
@@ -37,7 +45,6 @@ export const join: Handler<'join'> = async ({ chat, hub, identity, conn, data, a
   }
   const floor = history.count > 0 ? history.last : (data.since ?? 0);
   afterReply(() => conn.settleFeed(room.id, floor, more));
-  const members = await chat.members(room.id);
   // {room, members, history[, more]}, with the history entries' kept JSON.
   const head = `{"room":${JSON.stringify(roomInfo(room, members.length))},"members":${JSON.stringify(members)},"history":${history.json}`;
   return new RawJson(more ? `${head},"more":true}` : `${head}}`);

@@ -235,4 +235,20 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
     await expect(a.request('delete', { room: room.id })).rejects.toMatchObject({ code: 'not_found' });
     expect(await s.app.store.entriesAfter(room.id, 0, 100)).toEqual([]);
   });
+
+  test('a socket that closes while its join is checked leaves no ghost: it is gone from the room and offline', async () => {
+    const s = await startServer({ presenceGraceMs: 100, sweepMs: 20 });
+    const owner = await TestClient.connect(s.wsUrl);
+    const room = await owner.request('create', { title: 'locked', password: 'meow' });
+    await owner.request('join', { room: room.id, password: 'meow' });
+    for (let i = 0; i < 5; i++) {
+      const b = await TestClient.connect(s.wsUrl);
+      b.sendRaw(JSON.stringify({ event: 'join', id: 1, data: { room: room.id, password: 'meow' } }));
+      b.drop(); // gone while the password is hashed
+    }
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await owner.request('availableUsers')).map((u: any) => u.id)).toEqual([owner.user.id]);
+    expect((await owner.request('join', { room: room.id })).members).toEqual([owner.user]);
+    expect(s.app.hub.socketsIn(room.id)).toBe(1);
+  });
 });
