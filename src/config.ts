@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 
 /** Every setting the server reads, with its resolved value. */
@@ -45,6 +46,12 @@ export interface Config {
   roomTtlMs: number;
   /** How often each server sweeps presence (grace ends, dead servers) and applies the owner and expiry policies. */
   sweepMs: number;
+  /** PostgreSQL connection URL: selects the PostgreSQL store. Unset: SQLite under dataDir. */
+  databaseUrl: string | undefined;
+  /** Redis URL: selects the Redis bus and presence. Unset: in-process ones. */
+  redisUrl: string | undefined;
+  /** Worker processes sharing the port (node:cluster); more than 1 needs databaseUrl and redisUrl. */
+  workers: number;
 }
 
 /** The defaults a user gets with no environment set. */
@@ -69,6 +76,9 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   ownerAwayMs: 24 * 3_600_000,
   roomTtlMs: 7 * 24 * 3_600_000,
   sweepMs: 1000,
+  databaseUrl: undefined,
+  redisUrl: undefined,
+  workers: 1,
 };
 
 /** Thrown when the environment holds a value the server cannot start with. */
@@ -110,6 +120,27 @@ function origins(env: Env, name: string): string[] {
     if (url.origin === 'null') throw new ConfigError(`${name}: "${text}" is not an http(s) origin`);
     return url.origin;
   });
+}
+
+/** A URL with one of the given schemes, or undefined when unset. */
+function url(env: Env, name: string, schemes: string[], example: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL like ${example}, got "${raw}"`);
+  }
+  if (!schemes.includes(parsed.protocol)) throw new ConfigError(`${name} must start with ${schemes.map((s) => `${s}//`).join(' or ')} (like ${example})`);
+  return raw;
+}
+
+/** WORKERS: a count, or `auto` for one per core. */
+function workerCount(env: Env): number {
+  const raw = env.WORKERS?.trim().toLowerCase();
+  if (raw === 'auto') return os.availableParallelism();
+  return int(env, 'WORKERS', defaults.workers, 1, 256);
 }
 
 /** Result of loading the environment: the config plus warnings worth logging. */
@@ -157,7 +188,15 @@ export function loadConfig(env: Env): LoadedConfig {
     ownerAwayMs: int(env, 'OWNER_AWAY_MS', defaults.ownerAwayMs, 0, 365 * 24 * 3_600_000),
     roomTtlMs: int(env, 'ROOM_TTL_MS', defaults.roomTtlMs, 0, 10 * 365 * 24 * 3_600_000),
     sweepMs: int(env, 'SWEEP_MS', defaults.sweepMs, 10, 60_000),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user:pass@host:5432/db'),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://host:6379'),
+    workers: workerCount(env),
   };
+  if (config.workers > 1 && (!config.databaseUrl || !config.redisUrl)) {
+    throw new ConfigError(
+      `WORKERS=${config.workers} needs DATABASE_URL and REDIS_URL (processes share their rooms through PostgreSQL and Redis); set both, or WORKERS=1`,
+    );
+  }
   return { config, warnings };
 }
 

@@ -1,14 +1,23 @@
+import cluster, { Worker } from 'node:cluster';
+import os from 'node:os';
 import dotenv from 'dotenv';
 import { buildApp } from './app';
-import { ConfigError, loadConfig } from './config';
+import { Config, ConfigError, loadConfig } from './config';
 import { consoleLogger as logger } from './logger';
 
-/** Starts the server from the environment (and .env), and stops it on SIGINT/SIGTERM. */
-async function main(): Promise<void> {
+/** How long the primary waits before starting again a worker that died, doubling up to the max while they keep dying. */
+const RESTART_MS = 500;
+const RESTART_MAX_MS = 10_000;
+/** How long the primary gives its workers to stop before killing them. */
+const STOP_GRACE_MS = 15_000;
+
+/** Reads the config from the environment (and .env); a bad value ends the process with one clear line. */
+function config(): Config {
   dotenv.config({ quiet: true });
-  let loaded;
   try {
-    loaded = loadConfig(process.env);
+    const loaded = loadConfig(process.env);
+    if (cluster.isPrimary) for (const warning of loaded.warnings) logger.warn(warning);
+    return loaded.config;
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`gif-chat: cannot start: ${err.message}`);
@@ -16,17 +25,21 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  for (const warning of loaded.warnings) logger.warn(warning);
-  const { config } = loaded;
-  const app = await buildApp(config, { logger });
+}
+
+/** One server process: builds the app, listens (sharing the port with the other workers), stops on SIGINT/SIGTERM. */
+async function serve(config: Config): Promise<void> {
+  const nodeId = `${os.hostname()}-${process.pid}`;
+  const app = await buildApp(config, { logger, nodeId });
   const port = await app.listen();
-  logger.info(`gif-chat listening on http://${config.host}:${port} (data in ${config.dataDir})`);
+  const where = config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`;
+  logger.info(`gif-chat ${nodeId} listening on http://${config.host}:${port} (${where}, ${config.redisUrl ? 'Redis' : 'in-process'} bus and presence)`);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info(`${signal}: shutting down`);
+    logger.info(`${nodeId}: ${signal}: shutting down`);
     app.close().then(
       () => process.exit(0),
       (err) => {
@@ -39,7 +52,54 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-main().catch((err) => {
-  logger.error('start-up failed', err);
-  process.exit(1);
-});
+/**
+ * The primary of WORKERS > 1: forks the workers (they share the port through node:cluster;
+ * any of them serves any client), starts again one that dies, and on SIGINT/SIGTERM stops
+ * them all before exiting.
+ */
+function supervise(config: Config): void {
+  let stopping = false;
+  let delay = RESTART_MS;
+  const fork = () => cluster.fork();
+  cluster.on('exit', (worker: Worker, code, signal) => {
+    if (stopping) return;
+    logger.warn(`worker ${worker.process.pid} died (${signal ?? `code ${code}`}); starting another in ${delay} ms`);
+    setTimeout(fork, delay);
+    delay = Math.min(RESTART_MAX_MS, delay * 2);
+  });
+  // A worker that stays up a while resets the back-off.
+  cluster.on('listening', () => setTimeout(() => (delay = RESTART_MS), RESTART_MAX_MS).unref());
+  for (let i = 0; i < config.workers; i++) fork();
+  logger.info(`gif-chat primary ${process.pid}: ${config.workers} workers on port ${config.port}`);
+
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`primary: ${signal}: stopping the workers`);
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    const killer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), STOP_GRACE_MS);
+    let left = workers.length;
+    if (left === 0) process.exit(0);
+    for (const worker of workers) {
+      worker.once('exit', () => {
+        if (--left === 0) {
+          clearTimeout(killer);
+          process.exit(0);
+        }
+      });
+      worker.process.kill('SIGTERM');
+    }
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+const settings = config();
+if (settings.workers > 1 && cluster.isPrimary) {
+  supervise(settings);
+} else {
+  serve(settings).catch((err) => {
+    logger.error('start-up failed', err);
+    process.exit(1);
+  });
+}

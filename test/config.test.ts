@@ -16,13 +16,26 @@ describe('config', () => {
       PORT: '9000', DATA_DIR: '/tmp/x', COOKIE_SECRET: 's3cret', HEARTBEAT_MS: '1000', MAX_PAYLOAD: '2048', OUTBOX_LIMIT: '65536',
       RATE_PER_SEC: '5', RATE_BURST: '9', ALLOWED_ORIGINS: 'https://a.example, http://b.example:8080/', HISTORY_LIMIT: '20',
       RESUME_LIMIT: '500', KICK_BAN_MS: '1000', MAX_UPLOAD_BYTES: '4096', TRUST_PROXY: 'true', ACCESS_LOG: 'off', NODE_ENV: 'production',
+      PRESENCE_GRACE_MS: '5000', OWNER_AWAY_MS: '60000', ROOM_TTL_MS: '0', SWEEP_MS: '250',
+      DATABASE_URL: 'postgres://chat:pw@db:5432/chat', REDIS_URL: 'redis://cache:6379', WORKERS: '3',
     });
     expect(warnings).toEqual([]);
     expect(config).toMatchObject({
       port: 9000, dataDir: '/tmp/x', cookieSecret: 's3cret', heartbeatMs: 1000, maxPayload: 2048, outboxLimit: 65536, ratePerSec: 5, rateBurst: 9,
       allowedOrigins: ['https://a.example', 'http://b.example:8080'], historyLimit: 20, resumeLimit: 500, kickBanMs: 1000, maxUploadBytes: 4096,
       trustProxy: true, accessLog: false, production: true,
+      presenceGraceMs: 5000, ownerAwayMs: 60_000, roomTtlMs: 0, sweepMs: 250,
+      databaseUrl: 'postgres://chat:pw@db:5432/chat', redisUrl: 'redis://cache:6379', workers: 3,
     });
+    expect(loadConfig({ WORKERS: 'auto', DATABASE_URL: 'postgresql://h/db', REDIS_URL: 'rediss://h' }).config.workers).toBeGreaterThanOrEqual(1);
+  });
+
+  test('every variable the server reads is in .env.example', () => {
+    const example = require('node:fs').readFileSync(path.join(__dirname, '..', '.env.example'), 'utf8') as string;
+    const source = require('node:fs').readFileSync(path.join(__dirname, '..', 'src', 'config.ts'), 'utf8') as string;
+    const read = [...source.matchAll(/env(?:\.|, ')([A-Z_]+)/g)].map((m) => m[1]);
+    expect(read.length).toBeGreaterThan(15);
+    for (const name of new Set(read)) expect(example).toMatch(new RegExp(`^${name}=`, 'm'));
   });
 
   test.each([
@@ -35,6 +48,12 @@ describe('config', () => {
     [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY'],
     [{ ALLOWED_ORIGINS: 'not a url' }, 'ALLOWED_ORIGINS'],
     [{ NODE_ENV: 'production' }, 'COOKIE_SECRET'],
+    [{ SWEEP_MS: '5' }, 'SWEEP_MS'],
+    [{ DATABASE_URL: 'mysql://h/db' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [{ WORKERS: '0' }, 'WORKERS'],
+    [{ WORKERS: '2' }, 'WORKERS=2 needs DATABASE_URL and REDIS_URL'],
+    [{ WORKERS: '2', REDIS_URL: 'redis://h' }, 'DATABASE_URL'],
   ])('refuses %j naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);

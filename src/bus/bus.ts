@@ -49,6 +49,12 @@ export interface Bus {
   publish(topic: string, event: BusEvent): void;
   /** Starts delivery to `handler`; resolves, once live, with the function that stops it. */
   subscribe(topic: string, handler: BusHandler): Promise<() => void>;
+  /**
+   * Calls `listener` after the bus reconnected to its backend (events published meanwhile
+   * are lost: receivers refill what matters from the store). The in-process bus never
+   * disconnects and may leave this out. Returns the function that stops the calls.
+   */
+  onReconnect?(listener: () => void): () => void;
   /** Stops all delivery. */
   close(): Promise<void>;
 }

@@ -6,7 +6,8 @@ interface SocketState {
   node: NodeState;
   id: string;
   userId: string;
-  rooms: Set<string>;
+  /** A short array of exact size (most sockets are in one room): idle sockets are the bulk of memory. */
+  rooms: readonly string[];
 }
 
 /** A server process: until when it counts as alive, and its open sockets by id. */
@@ -19,7 +20,7 @@ interface NodeState {
 /** An online user: their info (the one the members carry) and their open sockets. */
 interface OnlineState {
   info: UserInfo;
-  sockets: Set<SocketState>;
+  sockets: readonly SocketState[];
 }
 
 /** A user present in a room. */
@@ -30,7 +31,7 @@ interface MemberState {
   /** Breaks ties of `since`: a counter over every member ever added. */
   arrival: number;
   /** The user's sockets in the room; none while in grace. */
-  sockets: Set<SocketState>;
+  sockets: readonly SocketState[];
   /** When the last socket left without an explicit leave; undefined while a socket is in. */
   goneAt: number | undefined;
   /** Changes whenever the grace starts, ends or the member goes: older grace entries no longer apply. */
@@ -82,11 +83,20 @@ export function createMemoryPresence(options: PresenceOptions): Presence {
   /** Room → its members by user id; a room without members has no entry. */
   const rooms = new Map<string, Map<string, MemberState>>();
   /** User id → the rooms they are a member of (grace included); no entry when none. */
-  const roomsByUser = new Map<string, Set<string>>();
+  const roomsByUser = new Map<string, readonly string[]>();
   /** Members in grace, the earliest goneAt first (a binary min-heap, stale entries skipped). */
   const grace: GraceEntry[] = [];
   let arrivals = 0;
   let tokens = 0;
+
+  /** `list` with `item` (once), as a new array of exact size (push would reserve 16 slots). */
+  function withItem<T>(list: readonly T[], item: T): readonly T[] {
+    return list.includes(item) ? list : [...list, item];
+  }
+
+  function without<T>(list: readonly T[], item: T): readonly T[] {
+    return list.includes(item) ? list.filter((x) => x !== item) : list;
+  }
 
   function socketOf(ref: SocketRef): SocketState | undefined {
     return nodes.get(ref.node)?.sockets.get(ref.socket);
@@ -114,15 +124,15 @@ export function createMemoryPresence(options: PresenceOptions): Presence {
       if (existing.userId !== user.id) throw new Error(`socket ${ref.node}/${ref.socket} belongs to another user`);
       return false;
     }
-    const socket: SocketState = { node, id: ref.socket, userId: user.id, rooms: new Set() };
+    const socket: SocketState = { node, id: ref.socket, userId: user.id, rooms: [] };
     node.sockets.set(ref.socket, socket);
     const state = online.get(user.id);
     if (state !== undefined) {
-      state.sockets.add(socket);
+      state.sockets = withItem(state.sockets, socket);
       return false;
     }
     const info = Object.freeze({ ...user });
-    online.set(user.id, { info, sockets: new Set([socket]) });
+    online.set(user.id, { info, sockets: [socket] });
     claim(info.name, info.id);
     return true;
   }
@@ -132,13 +142,15 @@ export function createMemoryPresence(options: PresenceOptions): Presence {
     for (const room of socket.rooms) {
       const member = rooms.get(room)?.get(socket.userId);
       if (member === undefined) continue;
-      member.sockets.delete(socket);
-      if (member.sockets.size === 0) startGrace(member, goneAt);
+      member.sockets = without(member.sockets, socket);
+      if (member.sockets.length === 0) startGrace(member, goneAt);
     }
-    socket.rooms.clear();
+    socket.rooms = [];
     socket.node.sockets.delete(socket.id);
     const state = online.get(socket.userId);
-    if (state === undefined || !state.sockets.delete(socket) || state.sockets.size > 0) return false;
+    if (state === undefined || !state.sockets.includes(socket)) return false;
+    state.sockets = without(state.sockets, socket);
+    if (state.sockets.length > 0) return false;
     online.delete(socket.userId);
     release(state.info);
     return true;
@@ -153,8 +165,8 @@ export function createMemoryPresence(options: PresenceOptions): Presence {
   function removeMember(member: MemberState): void {
     member.removed = true;
     member.graceToken = ++tokens;
-    for (const socket of member.sockets) socket.rooms.delete(member.room);
-    member.sockets.clear();
+    for (const socket of member.sockets) socket.rooms = without(socket.rooms, member.room);
+    member.sockets = [];
     const roomMembers = rooms.get(member.room);
     if (roomMembers !== undefined && roomMembers.get(member.user.id) === member) {
       roomMembers.delete(member.user.id);
@@ -162,8 +174,9 @@ export function createMemoryPresence(options: PresenceOptions): Presence {
     }
     const userRooms = roomsByUser.get(member.user.id);
     if (userRooms !== undefined) {
-      userRooms.delete(member.room);
-      if (userRooms.size === 0) roomsByUser.delete(member.user.id);
+      const rest = without(userRooms, member.room);
+      if (rest.length === 0) roomsByUser.delete(member.user.id);
+      else roomsByUser.set(member.user.id, rest);
     }
   }
 
@@ -255,8 +268,8 @@ export function createMemoryPresence(options: PresenceOptions): Presence {
       let roomMembers = rooms.get(room);
       const member = roomMembers?.get(user.id);
       if (member !== undefined) {
-        member.sockets.add(socket);
-        socket.rooms.add(room);
+        member.sockets = withItem(member.sockets, socket);
+        socket.rooms = withItem(socket.rooms, room);
         member.user = info;
         if (member.goneAt !== undefined) {
           member.goneAt = undefined;
@@ -274,28 +287,24 @@ export function createMemoryPresence(options: PresenceOptions): Presence {
         user: info,
         since: Date.now(),
         arrival: ++arrivals,
-        sockets: new Set([socket]),
+        sockets: [socket],
         goneAt: undefined,
         graceToken: ++tokens,
         removed: false,
       });
-      socket.rooms.add(room);
-      let userRooms = roomsByUser.get(user.id);
-      if (userRooms === undefined) {
-        userRooms = new Set();
-        roomsByUser.set(user.id, userRooms);
-      }
-      userRooms.add(room);
+      socket.rooms = withItem(socket.rooms, room);
+      roomsByUser.set(user.id, withItem(roomsByUser.get(user.id) ?? [], room));
       return 'joined';
     },
 
     async leave(room, ref, explicit) {
       const socket = socketOf(ref);
-      if (socket === undefined || !socket.rooms.delete(room)) return false;
+      if (socket === undefined || !socket.rooms.includes(room)) return false;
+      socket.rooms = without(socket.rooms, room);
       const member = rooms.get(room)?.get(socket.userId);
       if (member === undefined) return false;
-      member.sockets.delete(socket);
-      if (member.sockets.size > 0) return false;
+      member.sockets = without(member.sockets, socket);
+      if (member.sockets.length > 0) return false;
       if (explicit) {
         removeMember(member);
         return true;

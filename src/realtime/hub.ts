@@ -15,6 +15,12 @@ import { TokenBucket } from './token-bucket';
 export const GAP_WAIT_MS = 100;
 /** Most entries one gap fill reads. */
 const GAP_FILL_LIMIT = 1000;
+/**
+ * How often each followed room's last delivered seq is compared with the store's head: a
+ * push lost with nothing after it (a process killed between commit and publish, a bus
+ * that dropped the room's last message) is found and filled within this time.
+ */
+export const HEAD_CHECK_MS = 10_000;
 
 /** A user with sockets on this process. Tabs share one LocalUser. */
 class LocalUser implements ConnectionUser {
@@ -73,6 +79,9 @@ export class Hub {
   private readonly presence: PresenceBatcher;
   private readonly connectionOptions: ConnectionOptions;
   private stopLobby: () => void = () => {};
+  private stopReconnect: () => void = () => {};
+  private readonly headCheck: NodeJS.Timeout;
+  private checking = false;
   private nextSocket = 0;
   private closed = false;
 
@@ -84,12 +93,16 @@ export class Hub {
       flusher: new Flusher(),
     };
     this.presence = new PresenceBatcher((room, push) => this.send(room, push));
+    this.headCheck = setInterval(() => this.checkHeads(), HEAD_CHECK_MS);
+    this.headCheck.unref();
   }
 
   /** Builds the hub; resolves once the lobby topic is live. */
   static async open(deps: HubDeps): Promise<Hub> {
     const hub = new Hub(deps);
     hub.stopLobby = await deps.bus.subscribe(LOBBY_TOPIC, (event) => hub.onLobby(event));
+    // What was published while the bus was away is lost: read every followed room's news from the store.
+    hub.stopReconnect = deps.bus.onReconnect?.(() => hub.checkHeads()) ?? (() => {});
     return hub;
   }
 
@@ -261,10 +274,30 @@ export class Hub {
     }
   }
 
-  /** Reads the missing entries from the store and delivers them, then those that waited. */
-  private fill(roomId: string, room: LocalRoom): void {
+  /**
+   * Compares each followed room's last delivered seq with the store's head and fills what
+   * is missing (the bus is at-most-once; see HEAD_CHECK_MS). One round at a time.
+   */
+  checkHeads(): void {
+    if (this.checking || this.closed) return;
+    this.checking = true;
+    const rooms = [...this.rooms];
+    (async () => {
+      for (const [roomId, room] of rooms) {
+        if (room.closed || room.head < 0) continue;
+        const stored = await this.deps.store.room(roomId);
+        if (stored && stored.lastSeq > room.head && !room.closed) this.fill(roomId, room, true);
+      }
+    })()
+      .catch((err) => this.deps.logger.warn(`checking rooms against the store failed: ${(err as Error).message}`))
+      .finally(() => (this.checking = false));
+  }
+
+  /** Reads the missing entries from the store and delivers them, then those that waited (`force`: even when none waits). */
+  private fill(roomId: string, room: LocalRoom, force = false): void {
+    if (room.closed || room.filling || (!room.ahead && !force)) return;
+    clearTimeout(room.gapTimer);
     room.gapTimer = undefined;
-    if (room.closed || room.filling || !room.ahead) return;
     room.filling = true;
     this.deps.store.entriesAfter(roomId, room.head, GAP_FILL_LIMIT).then(
       (entries) => {
@@ -351,6 +384,8 @@ export class Hub {
   /** Stops every subscription and timer (the sockets are closed by the gateway). */
   close(): void {
     this.closed = true;
+    clearInterval(this.headCheck);
+    this.stopReconnect();
     this.presence.close();
     for (const [id, room] of [...this.rooms]) this.unfollow(id, room);
     for (const user of this.users.values()) user.stop?.();

@@ -80,4 +80,14 @@ describe('hub: pushes in seq order, no hole, no duplicate', () => {
     const stored = (await s.app.store.entriesAfter(room.id, 0, 100)).map((e) => e.seq);
     expect(got).toEqual(stored);
   });
+
+  test("a room's last entry whose push was lost is found by the head check (run on a timer, and after the bus reconnects)", async () => {
+    const { s, head, commit, seqs, reader } = await setup();
+    const [a] = await commit(1); // committed, never published (its server died in between)
+    await sleep(GAP_WAIT_MS * 2);
+    expect(seqs()).toEqual([]); // nothing after it to reveal the hole
+    s.app.hub.checkHeads();
+    await reader.next('message', (d) => d.seq === a.seq, 0);
+    expect(seqs()).toEqual([head + 1]);
+  });
 });
