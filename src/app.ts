@@ -5,12 +5,14 @@ import path from 'node:path';
 import { AddressInfo } from 'node:net';
 import { Bus } from './bus/bus';
 import { createMemoryBus } from './bus/memory-bus';
+import { openRedisBus } from './bus/redis-bus';
 import { Chat } from './chat/chat';
 import { HistoryCache } from './chat/history-cache';
 import { Config } from './config';
 import { Logger, consoleLogger } from './logger';
 import { createMemoryPresence } from './presence/memory-presence';
 import { Presence } from './presence/presence';
+import { openRedisPresence } from './presence/redis-presence';
 import { CloseCode } from './protocol/errors';
 import { Dispatcher } from './realtime/dispatcher';
 import { Gateway } from './realtime/gateway';
@@ -19,6 +21,7 @@ import { Hub } from './realtime/hub';
 import { SessionIdentity } from './sessions/session-identity';
 import { ChatSessionStore } from './sessions/session-store';
 import { GifStore } from './store/gif-store';
+import { openPgStore } from './store/pg-store';
 import { openSqliteStore } from './store/sqlite-store';
 import { Store } from './store/store';
 import { createHttpApp } from './web/http-app';
@@ -75,14 +78,36 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   const logger = parts.logger ?? consoleLogger;
   const nodeId = parts.nodeId ?? `n_${randomBytes(6).toString('base64url')}`;
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const store = parts.store ?? openSqliteStore(path.join(config.dataDir, 'gif-chat.db'));
-  const bus = parts.bus ?? createMemoryBus();
-  const presence = parts.presence ?? createMemoryPresence({ graceMs: config.presenceGraceMs, ttlMs: PRESENCE_TTL_MS });
+  // Parts this app opens itself, closed in reverse order if a later step fails.
+  const opened: { close(): Promise<void> }[] = [];
+  const own = <T extends { close(): Promise<void> }>(part: T): T => {
+    opened.push(part);
+    return part;
+  };
+  let store: Store;
+  let bus: Bus;
+  let presence: Presence;
+  try {
+    store = parts.store ?? own(config.databaseUrl ? await openPgStore(config.databaseUrl, { logger }) : openSqliteStore(path.join(config.dataDir, 'gif-chat.db')));
+    bus = parts.bus ?? own(config.redisUrl ? await openRedisBus(config.redisUrl, { logger }) : createMemoryBus());
+    const presenceOptions = { graceMs: config.presenceGraceMs, ttlMs: PRESENCE_TTL_MS };
+    presence = parts.presence ?? own(config.redisUrl ? await openRedisPresence(config.redisUrl, { ...presenceOptions, logger }) : createMemoryPresence(presenceOptions));
+  } catch (err) {
+    for (const part of [...opened].reverse()) await part.close().catch(() => {});
+    throw err;
+  }
   const gifs = new GifStore(path.join(config.dataDir, 'uploads'));
   const history = new HistoryCache(store);
   const hub = await Hub.open({ bus, store, history, logger, nodeId, outboxLimit: config.outboxLimit, ratePerSec: config.ratePerSec, rateBurst: config.rateBurst });
   const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size });
   await chat.start();
+  // Presence lost its state (Redis restarted empty): tell it again who is here and where.
+  const stopReset = presence.onReset?.(() => {
+    chat.restore(hub.sockets()).then(
+      () => logger.warn(`presence was reset: registered this node's ${hub.size} sockets again`),
+      (err) => logger.error('registering sockets again after a presence reset failed', err),
+    );
+  });
   const identity = new SessionIdentity(store, config.cookieSecret);
   const dispatcher = new Dispatcher(chat, hub, config, identity, handlers, logger);
   const sessions = new ChatSessionStore(store);
@@ -100,13 +125,12 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     gateway.close();
     server.closeAllConnections();
     await serverClosed;
+    stopReset?.();
     await chat.close();
     hub.close();
     sessions.close();
     metrics.close();
-    if (!parts.presence) await presence.close();
-    if (!parts.bus) await bus.close();
-    if (!parts.store) await store.close();
+    for (const part of [...opened].reverse()) await part.close();
   };
 
   return {

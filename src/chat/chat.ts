@@ -145,6 +145,18 @@ export class Chat {
     return this.presence.connect(ref, user);
   }
 
+  /**
+   * Registers open sockets and their rooms in presence again, recording nothing (presence
+   * lost its state: the users never left). A room that filled meanwhile still takes them
+   * back: they were in it.
+   */
+  async restore(sockets: Iterable<{ ref: SocketRef; user: UserInfo; rooms: readonly string[] }>): Promise<void> {
+    for (const { ref, user, rooms } of sockets) {
+      await this.presence.connect(ref, user);
+      for (const room of rooms) await this.presence.join(room, ref, user, Number.MAX_SAFE_INTEGER);
+    }
+  }
+
   /** Forgets a closed socket: its rooms keep the user for the grace period. */
   async disconnect(ref: SocketRef): Promise<void> {
     await this.presence.disconnect(ref);
@@ -219,13 +231,17 @@ export class Chat {
     }
     const outcome = await this.presence.join(room.id, ref, user, room.max);
     if (outcome === 'full') throw new ChatError('room_full', `room ${room.id} is full (${room.max} members)`);
-    if (outcome === 'joined') this.recordAside(room.id, 'joined', user);
+    if (outcome === 'joined') void this.recordAside(room.id, 'joined', user);
     return room;
   }
 
-  /** Takes a socket out of a room at the user's request; their last socket there records `left` at once. */
+  /**
+   * Takes a socket out of a room at the user's request; their last socket there records
+   * `left` at once: resolved once it is stored (a failure to store it is logged; the user
+   * has left all the same).
+   */
   async leave(roomId: string, user: UserInfo, ref: SocketRef): Promise<void> {
-    if (await this.presence.leave(roomId, ref, true)) this.recordAside(roomId, 'left', user);
+    if (await this.presence.leave(roomId, ref, true)) await this.recordAside(roomId, 'left', user);
   }
 
   /** Takes a socket out of a room without the user asking (their join failed half-way): their grace starts. */
@@ -379,10 +395,11 @@ export class Chat {
     if ('kind' in entry) this.updates.touch(entry.room);
   };
 
-  /** Records a system entry on the side: a failure is logged once and costs nothing else. */
-  private recordAside(roomId: string, kind: SystemKind, user: UserInfo): void {
-    this.write({ entry: this.newEntry(roomId, kind, user) }).catch((err) =>
-      this.logger.error(`recording "${kind}" of ${user.id} in room ${roomId} failed`, err),
+  /** Records a system entry on the side: a failure is logged once and costs nothing else (the promise never rejects). */
+  private recordAside(roomId: string, kind: SystemKind, user: UserInfo): Promise<void> {
+    return this.write({ entry: this.newEntry(roomId, kind, user) }).then(
+      () => undefined,
+      (err) => this.logger.error(`recording "${kind}" of ${user.id} in room ${roomId} failed`, err),
     );
   }
 
@@ -397,7 +414,7 @@ export class Chat {
     for (const gone of await this.presence.sweep(now)) {
       // Back on another server meanwhile: their `joined` was not recorded, so no `left` either.
       if (await this.presence.isMember(gone.room, gone.user.id)) continue;
-      this.recordAside(gone.room, 'left', gone.user);
+      void this.recordAside(gone.room, 'left', gone.user);
     }
     if (now - this.lastRoomCheck < this.roomCheckMs()) return;
     this.lastRoomCheck = now;

@@ -88,6 +88,12 @@ export interface Presence {
   activeRooms(): Promise<string[]>;
   /** Removes dead nodes' sockets and members whose grace ended by `now`; each departure is returned to one caller only. */
   sweep(now: number): Promise<Departure[]>;
+  /**
+   * Calls `listener` when the shared state was found lost (the backend restarted empty):
+   * every process must then register its open sockets and their rooms again. The in-process
+   * presence never loses its state and may leave this out. Returns the function that stops it.
+   */
+  onReset?(listener: () => void): () => void;
   /** Releases what it holds (connections, timers). Safe to call twice. */
   close(): Promise<void>;
 }

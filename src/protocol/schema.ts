@@ -16,6 +16,8 @@ export function str(opts: { min?: number; max: number; trim?: boolean }): Schema
   return (value, field) => {
     if (typeof value !== 'string') throw fail.invalid(`${field} must be a string`);
     const text = opts.trim ? value.trim() : value;
+    // PostgreSQL cannot store U+0000 (and no person types it): refused in every string alike.
+    if (text.includes('\0')) throw fail.invalid(`${field} must not contain NUL characters`);
     // Length in code points, so an emoji counts once.
     const length = text.length > opts.max * 2 ? text.length : codePoints(text);
     if (length < min) throw fail.invalid(min === 1 ? `${field} must not be empty` : `${field} must be at least ${min} characters`);

@@ -163,6 +163,11 @@ export class Hub {
     if (local) local.info = user;
   }
 
+  /** Every open socket here, with its user and the rooms it is in (to register them again in presence). */
+  *sockets(): Iterable<{ ref: Connection['ref']; user: UserInfo; rooms: string[] }> {
+    for (const conn of this.connections) yield { ref: conn.ref, user: conn.user.info, rooms: conn.roomIds() };
+  }
+
   /** How many of this process's sockets are in the room. */
   socketsIn(roomId: string): number {
     return this.rooms.get(roomId)?.sockets.size ?? 0;

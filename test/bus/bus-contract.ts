@@ -57,6 +57,26 @@ export function busContract(name: string, open: () => Promise<Bus>): void {
       expect(got).toEqual([1]);
     });
 
+    test("stopping one handler leaves the topic's others receiving; a topic dropped and followed again delivers again", async () => {
+      const one: number[] = [];
+      const two: number[] = [];
+      const stopOne = await bus.subscribe('room:again', (e) => one.push(seqOf(e)));
+      const stopTwo = await bus.subscribe('room:again', (e) => two.push(seqOf(e)));
+      stopOne();
+      bus.publish('room:again', entry(1));
+      await until(() => two.length === 1);
+      expect(two).toEqual([1]);
+      stopTwo();
+      const three: number[] = [];
+      await bus.subscribe('room:again', (e) => three.push(seqOf(e)));
+      bus.publish('room:again', entry(2));
+      await until(() => three.length === 1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(one).toEqual([]);
+      expect(two).toEqual([1]);
+      expect(three).toEqual([2]);
+    });
+
     test('publishing to a topic nobody subscribed costs nothing and throws nothing', async () => {
       expect(() => bus.publish('room:nobody', entry(1))).not.toThrow();
     });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { App, AppParts, PRESENCE_TTL_MS, buildApp } from '../../src/app';
@@ -10,6 +11,7 @@ import { Presence } from '../../src/presence/presence';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { Store } from '../../src/store/store';
 import { tempDataDir } from './server';
+import { PostgresServer, RedisServer } from './services';
 
 /** One server of a cluster, as its clients see it. */
 export interface ClusterNode {
@@ -45,96 +47,145 @@ async function settleAll(steps: (() => Promise<unknown>)[]): Promise<void> {
 
 const live = new Set<Cluster>();
 
+/** What one node is built from: its parts, and how to release those the app does not close itself. */
+interface NodeParts {
+  parts: AppParts;
+  config: Partial<Config>;
+  release(): Promise<void>;
+}
+
+/**
+ * Starts `n` apps in this process on shared state: `partsFor(nodeId)` gives each node its
+ * parts and settings; `closeShared` releases what they all share, after every app stopped.
+ * Every app listens on 127.0.0.1, port 0, with one data folder and one cookie secret.
+ */
+async function startApps(
+  n: number,
+  overrides: Partial<Config>,
+  partsFor: (nodeId: string) => Promise<NodeParts>,
+  closeShared: () => Promise<void>,
+): Promise<Cluster> {
+  const dataDir = overrides.dataDir ?? tempDataDir();
+  const cookieSecret = overrides.cookieSecret ?? randomBytes(32).toString('hex');
+  let generation = 0;
+
+  /** Builds and starts app `i` (on `port`, or any port when it is taken or 0). */
+  const startNode = async (i: number, port: number): Promise<ClusterNode> => {
+    const nodeId = `node-${i}.${generation++}`;
+    const attempt = async (listenPort: number) => {
+      const node = await partsFor(nodeId);
+      const config = makeConfig({ host: '127.0.0.1', accessLog: false, ...overrides, ...node.config, cookieSecret, dataDir, port: listenPort });
+      let app: App;
+      try {
+        app = await buildApp(config, { logger: silentLogger, nodeId, ...node.parts });
+      } catch (err) {
+        await node.release();
+        throw err;
+      }
+      try {
+        return { app, node, port: await app.listen() };
+      } catch (err) {
+        await app.close().catch(() => {});
+        await node.release();
+        throw err;
+      }
+    };
+    let started: { app: App; node: NodeParts; port: number };
+    try {
+      started = await attempt(port);
+    } catch (err) {
+      if (port === 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      started = await attempt(0);
+    }
+    const { app, node } = started;
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `http://127.0.0.1:${started.port}`,
+      wsUrl: `ws://127.0.0.1:${started.port}`,
+      // The app leaves parts it was handed open: its node releases them after the app.
+      stop: () => (stopping ??= app.close().finally(() => node.release())),
+    };
+  };
+
+  const nodes: ClusterNode[] = [];
+  let closing: Promise<void> | undefined;
+  const cluster: Cluster = {
+    nodes,
+    async restart(i) {
+      const old = nodes[i];
+      if (!old) throw new Error(`no node ${i}`);
+      await old.stop();
+      nodes[i] = await startNode(i, Number(new URL(old.url).port));
+    },
+    close: () =>
+      (closing ??= (async () => {
+        live.delete(cluster);
+        // Apps first (they may still write and publish while closing), then what they shared.
+        try {
+          await settleAll(nodes.map((node) => () => node.stop()));
+        } finally {
+          await closeShared();
+        }
+      })()),
+  };
+  live.add(cluster);
+  try {
+    for (let i = 0; i < n; i++) nodes.push(await startNode(i, 0));
+  } catch (err) {
+    await cluster.close().catch(() => {});
+    throw err;
+  }
+  return cluster;
+}
+
 /**
  * `n` apps in this process, as `n` worker processes would share state: one SQLite file with
  * one connection (openSqliteStore) per app, one memory bus, one memory presence, a distinct
- * node id per app, one data folder (uploads) and one cookie secret. Each app listens on
- * 127.0.0.1, port 0. Every cluster still running is closed after each test.
+ * node id per app, one data folder (uploads) and one cookie secret. Every cluster still
+ * running is closed after each test.
  */
 export const inProcessBackend: ClusterBackend = {
   name: 'in-process (SQLite file, memory bus, memory presence)',
   async start(n, overrides) {
     const dataDir = overrides.dataDir ?? tempDataDir();
-    const dbFile = path.join(dataDir, 'gif-chat.db');
-    const cookieSecret = overrides.cookieSecret ?? randomBytes(32).toString('hex');
     const bus: Bus = createMemoryBus();
-    const presence: Presence = createMemoryPresence({
-      graceMs: overrides.presenceGraceMs ?? defaults.presenceGraceMs,
-      ttlMs: PRESENCE_TTL_MS,
-    });
-    let generation = 0;
-
-    /** Builds and starts app `i` (on `port`, or any port when it is taken or 0). */
-    const startNode = async (i: number, port: number): Promise<ClusterNode> => {
-      const nodeId = `node-${i}.${generation++}`;
-      const attempt = async (listenPort: number) => {
-        const store: Store = openSqliteStore(dbFile);
-        const config = makeConfig({ host: '127.0.0.1', accessLog: false, ...overrides, cookieSecret, dataDir, port: listenPort });
-        // Parts passed in stay the caller's (AppParts): stopping one app never closes what the others share.
-        const parts: AppParts = { logger: silentLogger, store, bus, presence, nodeId };
-        let app: App;
-        try {
-          app = await buildApp(config, parts);
-        } catch (err) {
-          await store.close();
-          throw err;
-        }
-        try {
-          return { app, store, port: await app.listen() };
-        } catch (err) {
-          await app.close().catch(() => {});
-          await store.close();
-          throw err;
-        }
-      };
-      let started: { app: App; store: Store; port: number };
-      try {
-        started = await attempt(port);
-      } catch (err) {
-        if (port === 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-        started = await attempt(0);
-      }
-      const { app, store } = started;
-      let stopping: Promise<void> | undefined;
-      return {
-        url: `http://127.0.0.1:${started.port}`,
-        wsUrl: `ws://127.0.0.1:${started.port}`,
-        // The app leaves a store it was handed open: its node closes it after the app.
-        stop: () => (stopping ??= app.close().finally(() => store.close())),
-      };
-    };
-
-    const nodes: ClusterNode[] = [];
-    let closing: Promise<void> | undefined;
-    const cluster: Cluster = {
-      nodes,
-      async restart(i) {
-        const old = nodes[i];
-        if (!old) throw new Error(`no node ${i}`);
-        await old.stop();
-        nodes[i] = await startNode(i, Number(new URL(old.url).port));
+    const presence: Presence = createMemoryPresence({ graceMs: overrides.presenceGraceMs ?? defaults.presenceGraceMs, ttlMs: PRESENCE_TTL_MS });
+    return startApps(
+      n,
+      { ...overrides, dataDir },
+      async () => {
+        const store: Store = openSqliteStore(path.join(dataDir, 'gif-chat.db'));
+        return { parts: { store, bus, presence }, config: {}, release: () => store.close() };
       },
-      close: () =>
-        (closing ??= (async () => {
-          live.delete(cluster);
-          // Apps first (they may still write and publish while closing), then what they shared.
-          try {
-            await settleAll(nodes.map((node) => () => node.stop()));
-          } finally {
-            await settleAll([() => bus.close(), () => presence.close()]);
-          }
-        })()),
-    };
-    live.add(cluster);
-    try {
-      for (let i = 0; i < n; i++) nodes.push(await startNode(i, 0));
-    } catch (err) {
-      await cluster.close().catch(() => {});
-      throw err;
-    }
-    return cluster;
+      () => settleAll([() => bus.close(), () => presence.close()]),
+    );
   },
 };
+
+/**
+ * `n` apps in this process, each opening its own PostgreSQL pool, Redis bus and Redis
+ * presence from DATABASE_URL and REDIS_URL exactly as a worker process does: one fresh
+ * database and an emptied Redis per cluster, on the throwaway servers `services()` gives.
+ */
+export function servicesBackend(services: () => { postgres: PostgresServer; redis: RedisServer }): ClusterBackend {
+  let clusters = 0;
+  return {
+    name: 'PostgreSQL + Redis, each app with its own connections',
+    async start(n, overrides) {
+      const { postgres, redis } = services();
+      const database = `cluster_${process.pid}_${++clusters}`;
+      postgres.admin(`CREATE DATABASE ${database} OWNER chat`);
+      execFileSync('redis-cli', ['-p', String(redis.port), 'FLUSHALL'], { stdio: 'ignore' });
+      const databaseUrl = postgres.url.replace(/\/chat$/, `/${database}`);
+      return startApps(
+        n,
+        overrides,
+        async () => ({ parts: {}, config: { databaseUrl, redisUrl: redis.url }, release: async () => {} }),
+        async () => {},
+      );
+    },
+  };
+}
 
 afterEach(async () => {
   await settleAll([...live].map((cluster) => () => cluster.close()));

@@ -11,3 +11,11 @@ describe('schema str', () => {
     expect(() => str({ min: 2, max: 5 })('🎉', 'name')).toThrow('name must be at least 2 characters');
   });
 });
+
+describe('strings never carry NUL', () => {
+  test('a string holding U+0000 is refused as invalid_data, naming the field (PostgreSQL could not store it)', () => {
+    const { str } = require('../../src/protocol/schema');
+    expect(() => str({ max: 10 })('a\u0000b', 'text')).toThrow(/text must not contain NUL/);
+    expect(str({ max: 10 })('a\u0001b', 'text')).toBe('a\u0001b');
+  });
+});
