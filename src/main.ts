@@ -69,6 +69,8 @@ function supervise(config: Config): void {
   });
   // A worker that stays up a while resets the back-off.
   cluster.on('listening', () => setTimeout(() => (delay = RESTART_MS), RESTART_MAX_MS).unref());
+  // Every worker must sign sessions with the same secret (a random one, made once, when none is set).
+  process.env.COOKIE_SECRET ||= config.cookieSecret;
   for (let i = 0; i < config.workers; i++) fork();
   logger.info(`gif-chat primary ${process.pid}: ${config.workers} workers on port ${config.port}`);
 

@@ -186,19 +186,33 @@ export class HistoryCache {
 
   /** The newest `limit` entries with seq < before (or the newest overall), oldest first. */
   async before(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
-    const tail = await this.tail(room);
+    const tail = await this.current(room, before);
     const page = tail?.before(before, limit);
     return page ?? toPage(await this.store.entriesBefore(room, before, limit));
   }
 
   /** Entries with seq > since, oldest first, at most `limit`, and whether more follow. */
   async after(room: string, since: number, limit: number): Promise<ResumePage> {
-    const tail = await this.tail(room);
+    const tail = await this.current(room, undefined);
     const page = tail?.after(since, limit);
     if (page) return page;
     const entries = await this.store.entriesAfter(room, since, limit + 1);
     const more = entries.length > limit;
     return { ...toPage(more ? entries.slice(0, limit) : entries), more };
+  }
+
+  /**
+   * The room's tail when it can answer a read reaching up to `before` (undefined: the newest
+   * entries): only when it holds everything up to the room's head in the store. Entries
+   * another process committed reach this tail a moment later (through the bus); until
+   * then, the store answers.
+   */
+  private async current(room: string, before: number | undefined): Promise<RoomTail | undefined> {
+    const tail = await this.tail(room);
+    if (!tail) return undefined;
+    if (before !== undefined && before <= tail.last()) return tail;
+    const stored = await this.store.room(room);
+    return stored !== undefined && stored.lastSeq <= tail.last() ? tail : undefined;
   }
 
   private async tail(room: string): Promise<RoomTail | undefined> {

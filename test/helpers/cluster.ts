@@ -11,6 +11,7 @@ import { Presence } from '../../src/presence/presence';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { Store } from '../../src/store/store';
 import { tempDataDir } from './server';
+import { ServerProcess, startProcess } from './process';
 import { PostgresServer, RedisServer } from './services';
 
 /** One server of a cluster, as its clients see it. */
@@ -190,3 +191,76 @@ export function servicesBackend(services: () => { postgres: PostgresServer; redi
 afterEach(async () => {
   await settleAll([...live].map((cluster) => () => cluster.close()));
 });
+
+/** A config override as the environment variable the server reads (presenceGraceMs → PRESENCE_GRACE_MS). */
+function toEnv(overrides: Partial<Config>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    const name = key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+    env[name] = Array.isArray(value) ? value.join(',') : String(value);
+  }
+  return env;
+}
+
+/**
+ * `n` real server processes, each started as `npm start` starts it (node dist/src/main.js)
+ * with DATABASE_URL and REDIS_URL on the throwaway servers `services()` gives: one fresh
+ * database and an emptied Redis per cluster, one cookie secret and data folder for all. A
+ * node's `stop()` is SIGTERM (a graceful stop); `restart(i)` starts a new process on the same port.
+ */
+export function processBackend(services: () => { postgres: PostgresServer; redis: RedisServer }): ClusterBackend {
+  let clusters = 0;
+  return {
+    name: 'server processes on PostgreSQL + Redis',
+    async start(n, overrides) {
+      const { postgres, redis } = services();
+      const database = `procs_${process.pid}_${++clusters}`;
+      postgres.admin(`CREATE DATABASE ${database} OWNER chat`);
+      execFileSync('redis-cli', ['-p', String(redis.port), 'FLUSHALL'], { stdio: 'ignore' });
+      const env = toEnv({
+        ...overrides,
+        dataDir: overrides.dataDir ?? tempDataDir(),
+        cookieSecret: overrides.cookieSecret ?? randomBytes(32).toString('hex'),
+        databaseUrl: postgres.url.replace(/\/chat$/, `/${database}`),
+        redisUrl: redis.url,
+      });
+      const startNode = async (port: number): Promise<ClusterNode> => {
+        const server: ServerProcess = await startProcess({ ...env, PORT: String(port) });
+        let stopping: Promise<void> | undefined;
+        return {
+          url: `http://127.0.0.1:${server.port}`,
+          wsUrl: `ws://127.0.0.1:${server.port}`,
+          stop: () =>
+            (stopping ??= (async () => {
+              server.child.kill('SIGTERM');
+              await server.exited;
+            })()),
+        };
+      };
+      const nodes: ClusterNode[] = [];
+      let closing: Promise<void> | undefined;
+      const cluster: Cluster = {
+        nodes,
+        async restart(i) {
+          const old = nodes[i];
+          await old.stop();
+          nodes[i] = await startNode(Number(new URL(old.url).port));
+        },
+        close: () =>
+          (closing ??= (async () => {
+            live.delete(cluster);
+            await settleAll(nodes.map((node) => () => node.stop()));
+          })()),
+      };
+      live.add(cluster);
+      try {
+        for (let i = 0; i < n; i++) nodes.push(await startNode(0));
+      } catch (err) {
+        await cluster.close().catch(() => {});
+        throw err;
+      }
+      return cluster;
+    },
+  };
+}
