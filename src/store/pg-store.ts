@@ -1,9 +1,10 @@
 import { Client, Pool, PoolClient, QueryConfig, QueryResultRow, types as pgTypes } from 'pg';
 import { consoleLogger, Logger } from '../logger';
 import { ChatError, fail } from '../protocol/errors';
-import { Entry, MessageEntry, SystemKind, UserInfo } from '../protocol/types';
+import { Entry, MessageEntry, UserInfo } from '../protocol/types';
 import { migratePostgres } from './migrations';
-import { AppendOp, AppendResult, DeletedRoom, RoomRecord, Store, StoredRoom } from './store';
+import { EntryRow, RoomRow, toEntry, toRoom } from './rows';
+import { AppendOp, AppendResult, DeletedRoom, RoomRecord, Store } from './store';
 
 /** Tuning; the defaults are what the server runs with. */
 export interface PgStoreOptions {
@@ -34,62 +35,10 @@ const typeParsers = {
     oid === pgTypes.builtins.INT8 ? parseInt8 : pgTypes.getTypeParser(oid, format)) as typeof pgTypes.getTypeParser,
 };
 
-interface EntryRow {
-  room_id: string;
-  seq: number;
-  kind: string | null;
-  user_id: string;
-  user_name: string;
-  user_color: string;
-  text: string | null;
-  gif: string | null;
-  nonce: string | null;
-  ts: number;
-}
-
-interface RoomRow {
-  id: string;
-  title: string;
-  max: number;
-  password_hash: string | null;
-  owner_id: string;
-  owner_name: string;
-  owner_color: string;
-  created_at: number;
-  last_seq: number;
-  last_activity: number;
-  owner_away_since: number | null;
-}
-
 const ENTRY_COLUMNS = 'room_id, seq, kind, user_id, user_name, user_color, text, gif, nonce, ts';
 const ROOM_COLUMNS = 'id, title, max, password_hash, owner_id, owner_name, owner_color, created_at, last_seq, last_activity, owner_away_since';
 
 /** The same shapes, with the same key order, as the SQLite store's. */
-function toEntry(row: EntryRow): Entry {
-  const user = { id: row.user_id, name: row.user_name, color: row.user_color };
-  if (row.kind !== null) {
-    return { room: row.room_id, seq: row.seq, kind: row.kind as SystemKind, user, ts: row.ts };
-  }
-  const entry: Entry = { room: row.room_id, seq: row.seq, user, ts: row.ts };
-  if (row.text !== null) entry.text = row.text;
-  if (row.gif !== null) entry.gif = row.gif;
-  if (row.nonce !== null) entry.nonce = row.nonce;
-  return entry;
-}
-
-function toRoom(row: RoomRow): StoredRoom {
-  return {
-    id: row.id,
-    title: row.title,
-    max: row.max,
-    passwordHash: row.password_hash,
-    owner: { id: row.owner_id, name: row.owner_name, color: row.owner_color },
-    createdAt: row.created_at,
-    lastSeq: row.last_seq,
-    lastActivity: row.last_activity,
-    ownerAwaySince: row.owner_away_since,
-  };
-}
 
 // Hot statements, prepared once per connection by pg (named). Ids compare as COLLATE "C"
 // (the columns'), so the parameters' default collation gives way to it and indexes apply.

@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WalCheckpointer } from './wal-checkpointer';
-import { Entry, MessageEntry, SystemKind } from '../protocol/types';
+import { MessageEntry } from '../protocol/types';
 import { fail } from '../protocol/errors';
-import { AppendOp, AppendResult, DeletedRoom, RoomRecord, Store, StoredRoom } from './store';
+import { EntryRow, RoomRow, toEntry, toRoom } from './rows';
+import { AppendOp, AppendResult, DeletedRoom, RoomRecord, Store } from './store';
 
 /**
  * The schema, as numbered migrations: `PRAGMA user_version` is how many have been applied.
@@ -85,59 +86,6 @@ function migrate(db: Database.Database): void {
     for (let v = from; v < SCHEMA_VERSION; v++) db.exec(migrations[v]);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
-}
-
-interface EntryRow {
-  room_id: string;
-  seq: number;
-  kind: string | null;
-  user_id: string;
-  user_name: string;
-  user_color: string;
-  text: string | null;
-  gif: string | null;
-  nonce: string | null;
-  ts: number;
-}
-
-interface RoomRow {
-  id: string;
-  title: string;
-  max: number;
-  password_hash: string | null;
-  owner_id: string;
-  owner_name: string;
-  owner_color: string;
-  created_at: number;
-  last_seq: number;
-  last_activity: number;
-  owner_away_since: number | null;
-}
-
-function toEntry(row: EntryRow): Entry {
-  const user = { id: row.user_id, name: row.user_name, color: row.user_color };
-  if (row.kind !== null) {
-    return { room: row.room_id, seq: row.seq, kind: row.kind as SystemKind, user, ts: row.ts };
-  }
-  const entry: Entry = { room: row.room_id, seq: row.seq, user, ts: row.ts };
-  if (row.text !== null) entry.text = row.text;
-  if (row.gif !== null) entry.gif = row.gif;
-  if (row.nonce !== null) entry.nonce = row.nonce;
-  return entry;
-}
-
-function toRoom(row: RoomRow): StoredRoom {
-  return {
-    id: row.id,
-    title: row.title,
-    max: row.max,
-    passwordHash: row.password_hash,
-    owner: { id: row.owner_id, name: row.owner_name, color: row.owner_color },
-    createdAt: row.created_at,
-    lastSeq: row.last_seq,
-    lastActivity: row.last_activity,
-    ownerAwaySince: row.owner_away_since,
-  };
 }
 
 /** How long a call keeps retrying while the checkpointer holds the database, and how often. */

@@ -163,6 +163,13 @@ export const inProcessBackend: ClusterBackend = {
   },
 };
 
+/** A fresh database (named `database`) on the throwaway PostgreSQL and an emptied Redis: a cluster's shared state, as settings. */
+function freshState({ postgres, redis }: { postgres: PostgresServer; redis: RedisServer }, database: string) {
+  postgres.admin(`CREATE DATABASE ${database} OWNER chat`);
+  execFileSync('redis-cli', ['-p', String(redis.port), 'FLUSHALL'], { stdio: 'ignore' });
+  return { databaseUrl: postgres.url.replace(/\/chat$/, `/${database}`), redisUrl: redis.url };
+}
+
 /**
  * `n` apps in this process, each opening its own PostgreSQL pool, Redis bus and Redis
  * presence from DATABASE_URL and REDIS_URL exactly as a worker process does: one fresh
@@ -173,15 +180,11 @@ export function servicesBackend(services: () => { postgres: PostgresServer; redi
   return {
     name: 'PostgreSQL + Redis, each app with its own connections',
     async start(n, overrides) {
-      const { postgres, redis } = services();
-      const database = `cluster_${process.pid}_${++clusters}`;
-      postgres.admin(`CREATE DATABASE ${database} OWNER chat`);
-      execFileSync('redis-cli', ['-p', String(redis.port), 'FLUSHALL'], { stdio: 'ignore' });
-      const databaseUrl = postgres.url.replace(/\/chat$/, `/${database}`);
+      const shared = freshState(services(), `cluster_${process.pid}_${++clusters}`);
       return startApps(
         n,
         overrides,
-        async () => ({ parts: {}, config: { databaseUrl, redisUrl: redis.url }, release: async () => {} }),
+        async () => ({ parts: {}, config: shared, release: async () => {} }),
         async () => {},
       );
     },
@@ -214,16 +217,11 @@ export function processBackend(services: () => { postgres: PostgresServer; redis
   return {
     name: 'server processes on PostgreSQL + Redis',
     async start(n, overrides) {
-      const { postgres, redis } = services();
-      const database = `procs_${process.pid}_${++clusters}`;
-      postgres.admin(`CREATE DATABASE ${database} OWNER chat`);
-      execFileSync('redis-cli', ['-p', String(redis.port), 'FLUSHALL'], { stdio: 'ignore' });
       const env = toEnv({
         ...overrides,
         dataDir: overrides.dataDir ?? tempDataDir(),
         cookieSecret: overrides.cookieSecret ?? randomBytes(32).toString('hex'),
-        databaseUrl: postgres.url.replace(/\/chat$/, `/${database}`),
-        redisUrl: redis.url,
+        ...freshState(services(), `procs_${process.pid}_${++clusters}`),
       });
       const startNode = async (port: number): Promise<ClusterNode> => {
         const server: ServerProcess = await startProcess({ ...env, PORT: String(port) });

@@ -1,0 +1,60 @@
+import { Entry, SystemKind } from '../protocol/types';
+import { StoredRoom } from './store';
+
+/**
+ * Rows as both SQL stores keep them (the same tables and columns in SQLite and PostgreSQL),
+ * and how they become the seam's objects. An entry read back serializes exactly as the one
+ * `append` returned: same fields, same order.
+ */
+export interface EntryRow {
+  room_id: string;
+  seq: number;
+  kind: string | null;
+  user_id: string;
+  user_name: string;
+  user_color: string;
+  text: string | null;
+  gif: string | null;
+  nonce: string | null;
+  ts: number;
+}
+
+export interface RoomRow {
+  id: string;
+  title: string;
+  max: number;
+  password_hash: string | null;
+  owner_id: string;
+  owner_name: string;
+  owner_color: string;
+  created_at: number;
+  last_seq: number;
+  last_activity: number;
+  owner_away_since: number | null;
+}
+
+export function toEntry(row: EntryRow): Entry {
+  const user = { id: row.user_id, name: row.user_name, color: row.user_color };
+  if (row.kind !== null) {
+    return { room: row.room_id, seq: row.seq, kind: row.kind as SystemKind, user, ts: row.ts };
+  }
+  const entry: Entry = { room: row.room_id, seq: row.seq, user, ts: row.ts };
+  if (row.text !== null) entry.text = row.text;
+  if (row.gif !== null) entry.gif = row.gif;
+  if (row.nonce !== null) entry.nonce = row.nonce;
+  return entry;
+}
+
+export function toRoom(row: RoomRow): StoredRoom {
+  return {
+    id: row.id,
+    title: row.title,
+    max: row.max,
+    passwordHash: row.password_hash,
+    owner: { id: row.owner_id, name: row.owner_name, color: row.owner_color },
+    createdAt: row.created_at,
+    lastSeq: row.last_seq,
+    lastActivity: row.last_activity,
+    ownerAwaySince: row.owner_away_since,
+  };
+}
