@@ -165,7 +165,9 @@ export async function startPostgres(): Promise<PostgresServer> {
     } catch {
       child.kill('SIGKILL');
     }
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
   };
   await start();
   admin(`CREATE ROLE chat LOGIN PASSWORD 'chat'`);
