@@ -48,6 +48,43 @@ async function settleAll(steps: (() => Promise<unknown>)[]): Promise<void> {
 
 const live = new Set<Cluster>();
 
+/**
+ * A cluster of `n` nodes made by `startNode(i, port)` (port 0: any): `restart(i)` starts node
+ * i again on its port, `close()` stops every node and then `closeShared()`. Closed after each
+ * test if still running.
+ */
+async function assemble(n: number, startNode: (i: number, port: number) => Promise<ClusterNode>, closeShared: () => Promise<void>): Promise<Cluster> {
+  const nodes: ClusterNode[] = [];
+  let closing: Promise<void> | undefined;
+  const cluster: Cluster = {
+    nodes,
+    async restart(i) {
+      const old = nodes[i];
+      if (!old) throw new Error(`no node ${i}`);
+      await old.stop();
+      nodes[i] = await startNode(i, Number(new URL(old.url).port));
+    },
+    close: () =>
+      (closing ??= (async () => {
+        live.delete(cluster);
+        // Nodes first (they may still write and publish while closing), then what they shared.
+        try {
+          await settleAll(nodes.map((node) => () => node.stop()));
+        } finally {
+          await closeShared();
+        }
+      })()),
+  };
+  live.add(cluster);
+  try {
+    for (let i = 0; i < n; i++) nodes.push(await startNode(i, 0));
+  } catch (err) {
+    await cluster.close().catch(() => {});
+    throw err;
+  }
+  return cluster;
+}
+
 /** What one node is built from: its parts, and how to release those the app does not close itself. */
 interface NodeParts {
   parts: AppParts;
@@ -108,35 +145,7 @@ async function startApps(
     };
   };
 
-  const nodes: ClusterNode[] = [];
-  let closing: Promise<void> | undefined;
-  const cluster: Cluster = {
-    nodes,
-    async restart(i) {
-      const old = nodes[i];
-      if (!old) throw new Error(`no node ${i}`);
-      await old.stop();
-      nodes[i] = await startNode(i, Number(new URL(old.url).port));
-    },
-    close: () =>
-      (closing ??= (async () => {
-        live.delete(cluster);
-        // Apps first (they may still write and publish while closing), then what they shared.
-        try {
-          await settleAll(nodes.map((node) => () => node.stop()));
-        } finally {
-          await closeShared();
-        }
-      })()),
-  };
-  live.add(cluster);
-  try {
-    for (let i = 0; i < n; i++) nodes.push(await startNode(i, 0));
-  } catch (err) {
-    await cluster.close().catch(() => {});
-    throw err;
-  }
-  return cluster;
+  return assemble(n, startNode, closeShared);
 }
 
 /**
@@ -236,29 +245,7 @@ export function processBackend(services: () => { postgres: PostgresServer; redis
             })()),
         };
       };
-      const nodes: ClusterNode[] = [];
-      let closing: Promise<void> | undefined;
-      const cluster: Cluster = {
-        nodes,
-        async restart(i) {
-          const old = nodes[i];
-          await old.stop();
-          nodes[i] = await startNode(Number(new URL(old.url).port));
-        },
-        close: () =>
-          (closing ??= (async () => {
-            live.delete(cluster);
-            await settleAll(nodes.map((node) => () => node.stop()));
-          })()),
-      };
-      live.add(cluster);
-      try {
-        for (let i = 0; i < n; i++) nodes.push(await startNode(0));
-      } catch (err) {
-        await cluster.close().catch(() => {});
-        throw err;
-      }
-      return cluster;
+      return assemble(n, (_i, port) => startNode(port), async () => {});
     },
   };
 }
