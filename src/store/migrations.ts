@@ -65,6 +65,28 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_expires ON sessions (expires);
 `,
+  // 2. GIF bytes in the database (any process serves any GIF); HTTP sessions in the table
+  // connect-pg-simple reads and writes (its own table.sql), carrying over existing sessions.
+  `
+CREATE TABLE gifs (
+  name text COLLATE "C" PRIMARY KEY,
+  bytes bytea NOT NULL,
+  created_at bigint NOT NULL
+);
+-- GIFs are compressed already: keep them out of line without trying to compress them again.
+ALTER TABLE gifs ALTER COLUMN bytes SET STORAGE EXTERNAL;
+
+CREATE TABLE session (
+  sid varchar NOT NULL COLLATE "default",
+  sess json NOT NULL,
+  expire timestamp(6) NOT NULL
+);
+ALTER TABLE session ADD CONSTRAINT session_pkey PRIMARY KEY (sid) NOT DEFERRABLE INITIALLY IMMEDIATE;
+CREATE INDEX "IDX_session_expire" ON session (expire);
+INSERT INTO session (sid, sess, expire)
+  SELECT sid, json::json, to_timestamp(expires / 1000.0)::timestamp FROM sessions;
+DROP TABLE sessions;
+`,
 ];
 
 /** The schema version this code reads and writes. */

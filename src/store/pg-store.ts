@@ -89,12 +89,14 @@ const sql = {
   entriesAfter: `SELECT ${ENTRY_COLUMNS} FROM entries WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
   entriesLatest: `SELECT * FROM (SELECT ${ENTRY_COLUMNS} FROM entries WHERE room_id = $1 ORDER BY seq DESC LIMIT $2) t ORDER BY seq`,
   entriesBefore: `SELECT * FROM (SELECT ${ENTRY_COLUMNS} FROM entries WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) t ORDER BY seq`,
-  getSession: 'SELECT json FROM sessions WHERE sid = $1 AND expires > $2',
-  setSession: `INSERT INTO sessions (sid, json, expires) VALUES ($1, $2, $3)
-    ON CONFLICT (sid) DO UPDATE SET json = excluded.json, expires = excluded.expires`,
-  touchSession: 'UPDATE sessions SET expires = $2 WHERE sid = $1',
-  destroySession: 'DELETE FROM sessions WHERE sid = $1',
-  pruneSessions: 'DELETE FROM sessions WHERE expires <= $1',
+  getSession: 'SELECT sess::text AS json FROM session WHERE sid = $1 AND expire > to_timestamp($2 / 1000.0)',
+  // The table connect-pg-simple keeps (express-session on PostgreSQL): the socket side reads
+  // and writes the same rows the pages do.
+  setSession: `INSERT INTO session (sid, sess, expire) VALUES ($1, $2::json, to_timestamp($3 / 1000.0))
+    ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
+  touchSession: 'UPDATE session SET expire = to_timestamp($2 / 1000.0) WHERE sid = $1',
+  destroySession: 'DELETE FROM session WHERE sid = $1',
+  pruneSessions: 'DELETE FROM session WHERE expire <= to_timestamp($1 / 1000.0)',
 } as const;
 
 type StatementName = keyof typeof sql;
