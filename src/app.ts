@@ -20,7 +20,7 @@ import { handlers } from './realtime/handlers';
 import { Hub } from './realtime/hub';
 import { SessionIdentity } from './sessions/session-identity';
 import { ChatSessionStore } from './sessions/session-store';
-import { GifStore } from './store/gif-store';
+import { FileGifStore } from './store/file-gif-store';
 import { openPgStore } from './store/pg-store';
 import { openSqliteStore } from './store/sqlite-store';
 import { Store } from './store/store';
@@ -96,7 +96,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     for (const part of [...opened].reverse()) await part.close().catch(() => {});
     throw err;
   }
-  const gifs = new GifStore(path.join(config.dataDir, 'uploads'));
+  const gifs = store.gifs ?? new FileGifStore(path.join(config.dataDir, 'uploads'));
   const history = new HistoryCache(store);
   const hub = await Hub.open({ bus, store, history, logger, nodeId, outboxLimit: config.outboxLimit, ratePerSec: config.ratePerSec, rateBurst: config.rateBurst });
   const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size });

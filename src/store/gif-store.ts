@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 
 /** URL path under which stored GIFs are served. */
 export const GIF_URL_PREFIX = '/gif/';
 
+/** A stored GIF's name: 22 random base64url characters and `.gif` (128 bits: not guessable). */
 const NAME = /^[A-Za-z0-9_-]{22}\.gif$/;
 
 /** True when the bytes start with a GIF signature (GIF87a or GIF89a); names and MIME types are not trusted. */
@@ -14,38 +13,59 @@ export function isGif(bytes: Buffer): boolean {
   return magic === 'GIF87a' || magic === 'GIF89a';
 }
 
-/** GIF files under DATA_DIR/uploads, with random names. Served by GET /gif/:name; removed with their room. */
-export class GifStore {
-  constructor(readonly dir: string) {}
+/**
+ * The GIF's size in pixels, from its logical screen descriptor (the 4 bytes after the
+ * signature, little-endian), or undefined when the header is short or says 0.
+ */
+export function gifSize(bytes: Buffer): { width: number; height: number } | undefined {
+  if (!isGif(bytes) || bytes.length < 10) return undefined;
+  const width = bytes.readUInt16LE(6);
+  const height = bytes.readUInt16LE(8);
+  return width > 0 && height > 0 ? { width, height } : undefined;
+}
 
-  /**
-   * Writes the bytes under a new random name, atomically (temp file, then rename), and
-   * returns the URL path to serve them at. Nothing half-written stays behind on failure.
-   */
-  async save(bytes: Buffer): Promise<string> {
-    await fs.mkdir(this.dir, { recursive: true });
-    const name = `${randomBytes(16).toString('base64url')}.gif`;
-    const temp = path.join(this.dir, `.${name}.${process.pid}.tmp`);
-    try {
-      await fs.writeFile(temp, bytes, { flag: 'wx' });
-      await fs.rename(temp, path.join(this.dir, name));
-    } catch (err) {
-      await fs.rm(temp, { force: true });
-      throw err;
-    }
-    return GIF_URL_PREFIX + name;
-  }
+/** A new random GIF name. */
+export function newGifName(): string {
+  return `${randomBytes(16).toString('base64url')}.gif`;
+}
 
-  /** Removes the GIFs at these URL paths (ignoring any that are not ours or already gone). */
-  async remove(urls: readonly string[]): Promise<void> {
-    for (const url of urls) {
-      const file = url.startsWith(GIF_URL_PREFIX) ? this.file(url.slice(GIF_URL_PREFIX.length)) : undefined;
-      if (file) await fs.rm(file, { force: true });
-    }
-  }
+/** True when `name` has the shape of a stored GIF's name (anything else is never looked up). */
+export function isGifName(name: string): boolean {
+  return NAME.test(name);
+}
 
-  /** The file path of a stored GIF name, or undefined when the name is not one of ours. */
-  file(name: string): string | undefined {
-    return NAME.test(name) ? path.join(this.dir, name) : undefined;
-  }
+/** The names of the GIFs at these URL paths that are ours (others are ignored). */
+export function gifNames(urls: readonly string[]): string[] {
+  return urls.filter((url) => url.startsWith(GIF_URL_PREFIX)).map((url) => url.slice(GIF_URL_PREFIX.length)).filter(isGifName);
+}
+
+/** A stored GIF, ready to serve: its bytes in memory or in a file. */
+export type StoredGif = {
+  /** Size in bytes. */
+  size: number;
+  /** When it was stored (ms since epoch): the Last-Modified of every copy, from any process. */
+  storedAt: number;
+} & ({ bytes: Buffer } | { file: string });
+
+/**
+ * Where uploaded GIFs' bytes live: files under DATA_DIR/uploads for one process
+ * (./file-gif-store.ts), the database when several processes serve the same GIFs
+ * (./pg-gif-store.ts).
+ *
+ * Guarantees (test/store/gif-store-contract.ts checks each, on every implementation):
+ * - `save` is atomic: once it resolves, every process reading the same storage finds the
+ *   whole GIF; when it rejects, nothing of it is left. Names are random and never reused.
+ * - `read` answers undefined for a name that is not stored, or not shaped like ours
+ *   (nothing else is ever looked up: no path or query is built from a caller's string).
+ * - `remove` is idempotent and ignores URLs that are not ours.
+ * - Errors: storage that is down or full rejects with ChatError `unavailable` (retry later;
+ *   nothing was written); anything else is a plain Error. No driver type crosses this seam.
+ */
+export interface GifStore {
+  /** Stores the bytes under a new random name; resolves with the URL path to serve them at. */
+  save(bytes: Buffer): Promise<string>;
+  /** The GIF stored under `name` (the part after GIF_URL_PREFIX), or undefined. */
+  read(name: string): Promise<StoredGif | undefined>;
+  /** Removes the GIFs at these URL paths (those of a room that expired). */
+  remove(urls: readonly string[]): Promise<void>;
 }

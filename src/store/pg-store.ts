@@ -2,6 +2,7 @@ import { Client, Pool, PoolClient, QueryConfig, QueryResultRow, types as pgTypes
 import { consoleLogger, Logger } from '../logger';
 import { ChatError, fail } from '../protocol/errors';
 import { Entry, MessageEntry, UserInfo } from '../protocol/types';
+import { PgGifStore } from './pg-gif-store';
 import { migratePostgres } from './migrations';
 import { EntryRow, RoomRow, toEntry, toRoom } from './rows';
 import { AppendOp, AppendResult, DeletedRoom, RoomRecord, Store } from './store';
@@ -97,6 +98,9 @@ const sql = {
   touchSession: 'UPDATE session SET expire = to_timestamp($2 / 1000.0) WHERE sid = $1',
   destroySession: 'DELETE FROM session WHERE sid = $1',
   pruneSessions: 'DELETE FROM session WHERE expire <= to_timestamp($1 / 1000.0)',
+  insertGif: 'INSERT INTO gifs (name, bytes, created_at) VALUES ($1, $2, $3)',
+  selectGif: 'SELECT bytes, created_at FROM gifs WHERE name = $1',
+  deleteGifs: 'DELETE FROM gifs WHERE name = ANY($1::text[])',
 } as const;
 
 type StatementName = keyof typeof sql;
@@ -581,6 +585,19 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
       await run('destroySession', idempotent, 'destroySession', [sid]);
     },
     pruneSessions: async (now) => (await run('pruneSessions', idempotent, 'pruneSessions', [now])).rowCount ?? 0,
+    gifs: new PgGifStore({
+      // No retry: had the INSERT committed before the connection broke, the name is simply never used.
+      insert: async (name, bytes, storedAt) => {
+        await run('saveGif', once, 'insertGif', [name, bytes, storedAt]);
+      },
+      select: async (name) => {
+        const row = (await run<{ bytes: Buffer; created_at: number }>('readGif', idempotent, 'selectGif', [name])).rows[0];
+        return row ? { bytes: row.bytes, storedAt: row.created_at } : undefined;
+      },
+      delete: async (names) => {
+        await run('removeGifs', idempotent, 'deleteGifs', [names]);
+      },
+    }),
     close: () => {
       if (closing === undefined) {
         closed = true;

@@ -1,4 +1,5 @@
 import { Entry, MessageEntry, SystemEntry, UserInfo } from '../protocol';
+import type { GifStore } from './gif-store';
 
 /** A room as created: everything but its log position and who is in it now. */
 export interface RoomRecord {
@@ -116,6 +117,11 @@ export interface Store {
   destroySession(sid: string): Promise<void>;
   /** Removes sessions expired before `now`; resolves with how many. */
   pruneSessions(now: number): Promise<number>;
+  /**
+   * Where this store keeps GIF bytes, when it keeps them itself (PostgreSQL: any process
+   * serves any GIF). Undefined: the app keeps GIFs as files under DATA_DIR.
+   */
+  readonly gifs?: GifStore;
   /** Releases the storage. Safe to call twice. */
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import express, { NextFunction, Request, Response, Router } from 'express';
 import multer from 'multer';
 import type { Chat } from '../chat/chat';
@@ -67,16 +68,36 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, maxBytes: number): R
     }
   });
 
-  router.get('/gif/:name', (req, res) => {
-    const file = gifs.file(String(req.params.name));
-    if (!file) return refuse(res, 'not_found', 'No such GIF.');
-    res.sendFile(
-      file,
-      { headers: { 'Content-Type': 'image/gif', 'Cache-Control': 'public, max-age=31536000, immutable', 'X-Content-Type-Options': 'nosniff' } },
-      (err) => {
-        if (err && !res.headersSent) refuse(res, 'not_found', 'No such GIF.');
-      },
-    );
+  // Served the same way from files and from the database: immutable, never sniffed.
+  router.get('/gif/:name', async (req, res, next) => {
+    try {
+      const name = String(req.params.name);
+      const gif = await gifs.read(name);
+      if (!gif) return refuse(res, 'not_found', 'No such GIF.');
+      res.set({
+        'Content-Type': 'image/gif',
+        'Content-Length': String(gif.size),
+        'Cache-Control': 'public, max-age=31536000, immutable',
+        'X-Content-Type-Options': 'nosniff',
+        'Last-Modified': new Date(gif.storedAt).toUTCString(),
+        // The name is unique to these bytes, which never change.
+        ETag: `"${name.slice(0, -4)}"`,
+      });
+      if (req.fresh) return void res.status(304).end();
+      if (req.method === 'HEAD') return void res.end();
+      if ('bytes' in gif) return void res.end(gif.bytes);
+      const stream = fs.createReadStream(gif.file);
+      stream.on('error', (err) => {
+        if (!res.headersSent && (err as { code?: unknown }).code === 'ENOENT') return refuse(res.removeHeader('Content-Length') ?? res, 'not_found', 'No such GIF.');
+        if (!res.headersSent) return next(err);
+        res.destroy(err);
+      });
+      stream.pipe(res);
+    } catch (err) {
+      const wire = toWireError(err);
+      if (wire.unexpected) return next(err);
+      refuse(res, wire.code, wire.message);
+    }
   });
 
   return router;

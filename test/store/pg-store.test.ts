@@ -7,6 +7,8 @@ import { openPgStore, PgStoreOptions } from '../../src/store/pg-store';
 import { AppendOp, AppendResult, Store } from '../../src/store/store';
 import { WriteBatcher } from '../../src/store/write-batcher';
 import { freePort, PostgresServer, startPostgres } from '../helpers/services';
+import { makeGif } from '../helpers/gif';
+import { gifStoreContract } from './gif-store-contract';
 import { storeContract } from './store-contract';
 
 // One throwaway PostgreSQL for the whole file; each test gets a database of its own.
@@ -33,6 +35,12 @@ const open = async (url: string, options: PgStoreOptions = {}) => {
   opened.push(store);
   return store;
 };
+
+gifStoreContract('postgres', async () => {
+  const { url } = freshDatabase();
+  const store = await open(url);
+  return { gifs: store.gifs!, other: async () => (await open(url)).gifs! };
+});
 
 storeContract('postgres', async () => {
   const { url } = freshDatabase();
@@ -285,9 +293,15 @@ describe('postgres store: faults', () => {
     const batcher = new WriteBatcher(store, silentLogger);
     await store.createRoom(room('r'));
     await store.append([message('r', 'one'), message('r', 'two', 'n2')]);
+    const servedBefore = (await store.gifs!.save(makeGif(10))).slice('/gif/'.length);
+    await store.gifs!.read(servedBefore);
     await pg.halt();
     try {
       let started = Date.now();
+      // GIFs: a new one cannot be stored or read; one served a moment ago still is (from the cache).
+      expectUnavailable(await caught(store.gifs!.save(makeGif(11))));
+      expectUnavailable(await caught(store.gifs!.read('AAAAAAAAAAAAAAAAAAAAAA.gif')));
+      expect((await store.gifs!.read(servedBefore))?.size).toBe(makeGif(10).length);
       expectUnavailable(await caught(store.append([message('r', 'three')])));
       const appendMs = Date.now() - started;
       started = Date.now();
@@ -309,6 +323,8 @@ describe('postgres store: faults', () => {
     const [again] = await store.append([message('r', 'two', 'n2'), message('r', 'three')]).then((r) => [r.map(seqOf), r]);
     expect(again).toEqual([2, 3]);
     expect(await store.room('r')).toMatchObject({ lastSeq: 3 });
+    const gifUrl = await store.gifs!.save(makeGif(12));
+    expect((await store.gifs!.read(gifUrl.slice('/gif/'.length)))?.size).toBe(makeGif(12).length);
     await checkLog(store, 'r');
     await store.close();
   });

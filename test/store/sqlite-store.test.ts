@@ -5,8 +5,15 @@ import Database from 'better-sqlite3';
 import { ChatError } from '../../src/protocol/errors';
 import { openSqliteStore, SCHEMA_VERSION } from '../../src/store/sqlite-store';
 import { AppendOp, AppendResult, Store } from '../../src/store/store';
+import { FileGifStore } from '../../src/store/file-gif-store';
+import { gifStoreContract } from './gif-store-contract';
 import { storeContract } from './store-contract';
 import { tempDir } from './temp-dir';
+
+gifStoreContract('file', async () => {
+  const dir = path.join(tempDir(), 'uploads');
+  return { gifs: new FileGifStore(dir), other: async () => new FileGifStore(dir) };
+});
 
 storeContract('sqlite', async () => {
   const file = path.join(tempDir(), 'nested', 'gif-chat.db');

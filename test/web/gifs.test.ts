@@ -1,3 +1,4 @@
+import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestClient } from '../helpers/client';
@@ -42,6 +43,19 @@ describe('GIF upload', () => {
     expect(served.headers.get('x-content-type-options')).toBe('nosniff');
     expect(served.headers.get('cache-control')).toContain('max-age=31536000');
     expect(Buffer.from(await served.arrayBuffer()).equals(gif)).toBe(true);
+    // A browser revalidating gets 304 without the bytes; a HEAD gets the headers only.
+    const etag = served.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]{22}"$/);
+    expect(served.headers.get('last-modified')).toBeTruthy();
+    // (node:http: fetch would add Cache-Control: no-cache to a conditional request)
+    const revalidated = await new Promise<number>((resolve, reject) =>
+      http.get(s.url + entry.gif, { headers: { 'If-None-Match': etag } }, (r) => (r.resume(), resolve(r.statusCode!))).on('error', reject),
+    );
+    expect(revalidated).toBe(304);
+    const head = await fetch(s.url + entry.gif, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(gif.length));
+    expect((await fetch(s.url + '/gif/AAAAAAAAAAAAAAAAAAAAAA.gif')).status).toBe(404);
     const again = await post(s, room.id, cookie, gif);
     expect(again.status).toBe(201);
     expect(((await again.json()) as any).gif).not.toBe(entry.gif);
