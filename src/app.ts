@@ -19,6 +19,7 @@ import { Gateway } from './realtime/gateway';
 import { handlers } from './realtime/handlers';
 import { Hub } from './realtime/hub';
 import { SessionIdentity } from './sessions/session-identity';
+import { openPgSessionStore } from './sessions/pg-session-store';
 import { ChatSessionStore } from './sessions/session-store';
 import { FileGifStore } from './store/file-gif-store';
 import { openPgStore } from './store/pg-store';
@@ -73,6 +74,15 @@ function projectRoot(): string {
   return dir;
 }
 
+/** The server's version, from package.json. */
+function packageVersion(): string {
+  try {
+    return String((JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** Wires the server from its config. Reads no environment and opens no port. */
 export async function buildApp(config: Config, parts: AppParts = {}): Promise<App> {
   const logger = parts.logger ?? consoleLogger;
@@ -110,9 +120,26 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   });
   const identity = new SessionIdentity(store, config.cookieSecret);
   const dispatcher = new Dispatcher(chat, hub, config, identity, handlers, logger);
-  const sessions = new ChatSessionStore(store);
+  // Pages' sessions: connect-pg-simple on PostgreSQL; the chat's own store otherwise (same rows either way).
+  const sessions = config.databaseUrl && !parts.store ? openPgSessionStore(config.databaseUrl, logger) : new ChatSessionStore(store);
   const metrics = createMetrics(chat, hub, dispatcher);
-  const http_ = createHttpApp({ config, chat, hub, gifs, nodeId, sessions, metrics: metrics.registry, logger, root: projectRoot() });
+  const http_ = createHttpApp({
+    config,
+    chat,
+    hub,
+    gifs,
+    health: {
+      chat,
+      hub,
+      nodeId,
+      version: packageVersion(),
+      dependencies: { store: () => store.health(), bus: () => bus.health(), presence: () => presence.health() },
+    },
+    sessions,
+    metrics: metrics.registry,
+    logger,
+    root: projectRoot(),
+  });
   const server = http.createServer(http_);
   const gateway = new Gateway(server, { config, chat, hub, identity, dispatcher, logger });
 
@@ -128,7 +155,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     stopReset?.();
     await chat.close();
     hub.close();
-    sessions.close();
+    await sessions.close();
     metrics.close();
     for (const part of [...opened].reverse()) await part.close();
   };

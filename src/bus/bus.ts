@@ -1,3 +1,4 @@
+import type { DependencyHealth } from '../health';
 import { Entry, RoomInfo, UserInfo, Whisper } from '../protocol';
 
 /**
@@ -55,6 +56,8 @@ export interface Bus {
    * disconnects and may leave this out. Returns the function that stops the calls.
    */
   onReconnect?(listener: () => void): () => void;
+  /** Whether the bus works (within a bound). Never rejects. */
+  health(): Promise<DependencyHealth>;
   /** Stops all delivery. */
   close(): Promise<void>;
 }

@@ -33,6 +33,9 @@ export function createMemoryBus(): Bus {
         }
       };
     },
+    async health() {
+      return { kind: 'memory', state: 'up' as const };
+    },
     async close() {
       topics.clear();
     },

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'redis';
 import { Logger } from '../logger';
+import { checkHealth } from '../health';
 import { fail } from '../protocol/errors';
 import { Bus, BusEvent, BusHandler } from './bus';
 
@@ -20,8 +21,8 @@ export interface RedisBusOptions {
   maxPending?: number;
 }
 
-/** What /healthz shows of the bus. */
-export interface RedisBusHealth {
+/** How the Redis bus is doing. */
+export interface RedisBusStats {
   /** Both connections (publisher, subscriber) are up. */
   connected: boolean;
   /** Round trip of the last probe that came back (publish → own subscriber), in ms. */
@@ -36,7 +37,8 @@ export interface RedisBusHealth {
 export type RedisBus = Bus & {
   /** Calls `listener` after the subscriber reconnected (events published meanwhile are lost). */
   onReconnect(listener: () => void): () => void;
-  health(): RedisBusHealth;
+  /** Connection state and counters (for tests and logs). */
+  stats(): RedisBusStats;
 };
 
 type Client = ReturnType<typeof createClient>;
@@ -494,8 +496,23 @@ export async function openRedisBus(url: string, options: RedisBusOptions): Promi
       return () => void reconnectListeners.delete(listener);
     },
 
-    health() {
+    stats() {
       return { connected: !closed && pub.isReady && sub.isReady, lastProbeMs, dropped, reconnects };
+    },
+
+    async health() {
+      const notes = `last probe ${lastProbeMs === undefined ? 'pending' : `${lastProbeMs} ms`}, ${dropped} publishes dropped, ${reconnects} reconnects`;
+      if (closed) return { kind: 'redis', state: 'down', detail: 'the bus is closed' };
+      if (!sub.isReady) return { kind: 'redis', state: 'down', detail: `the subscriber connection is down; ${notes}` };
+      const health = await checkHealth('redis', async () => {
+        if (!pub.isReady) throw fail.unavailable('bus is unavailable: not connected to Redis');
+        try {
+          await pub.sendCommand(['PING']);
+        } catch (err) {
+          throw fail.unavailable(`bus is unavailable: ${reason(err)}`);
+        }
+      });
+      return health.state === 'up' ? { ...health, detail: notes } : health;
     },
 
     close() {

@@ -361,6 +361,10 @@ export function createMemoryPresence(options: PresenceOptions): Presence {
       return departures;
     },
 
+    async health() {
+      return { kind: 'memory', state: 'up' as const };
+    },
+
     async close() {
       nodes.clear();
       online.clear();

@@ -1,3 +1,4 @@
+import type { DependencyHealth } from '../health';
 import { UserInfo } from '../protocol';
 
 /** Where a socket lives: the server process (node) holding it and its id there. */
@@ -94,6 +95,8 @@ export interface Presence {
    * presence never loses its state and may leave this out. Returns the function that stops it.
    */
   onReset?(listener: () => void): () => void;
+  /** Whether the shared state answers (within a bound). Never rejects. */
+  health(): Promise<DependencyHealth>;
   /** Releases what it holds (connections, timers). Safe to call twice. */
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeRedis, connectRedis } from '../bus/redis-bus';
+import { checkHealth } from '../health';
 import { Logger } from '../logger';
 import { ChatError, fail } from '../protocol/errors';
 import { UserInfo } from '../protocol';
@@ -368,6 +369,11 @@ export async function openRedisPresence(url: string, options: RedisPresenceOptio
   const closedError = () => fail.unavailable('presence is closed');
 
   return {
+    health: () =>
+      closed
+        ? Promise.resolve({ kind: 'redis', state: 'down' as const, detail: 'presence is closed' })
+        : checkHealth('redis', async () => void (await call(['PING']))),
+
     async beat(node, now) {
       if (closed) return;
       const seen = await run<string>('beat', now, [node, randomBytes(9).toString('base64url')]);

@@ -11,11 +11,16 @@ export function sessionExpiry(data: { cookie?: { expires?: unknown } }, now: num
   return Number.isFinite(at) ? at : now + DEFAULT_TTL_MS;
 }
 
+/** An express-session store that this app opened and closes. */
+export interface SessionStore extends session.Store {
+  close(): Promise<void>;
+}
+
 /**
  * express-session's store, kept in the chat's own Store (the same SQLite file as rooms
  * and history), so sessions survive restarts. Expired sessions are pruned hourly.
  */
-export class ChatSessionStore extends session.Store {
+export class ChatSessionStore extends session.Store implements SessionStore {
   private readonly pruner: NodeJS.Timeout;
 
   constructor(private readonly store: Store) {
@@ -63,7 +68,7 @@ export class ChatSessionStore extends session.Store {
   }
 
   /** Stops the pruning timer. */
-  close(): void {
+  async close(): Promise<void> {
     clearInterval(this.pruner);
   }
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WalCheckpointer } from './wal-checkpointer';
 import { MessageEntry } from '../protocol/types';
-import { fail } from '../protocol/errors';
+import { ChatError, fail } from '../protocol/errors';
+import { checkHealth } from '../health';
 import { EntryRow, RoomRow, toEntry, toRoom } from './rows';
 import { AppendOp, AppendResult, DeletedRoom, RoomRecord, Store } from './store';
 
@@ -352,8 +353,27 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
   db.pragma('busy_timeout = 0');
 
   let closed = false;
+  // The last append's storage failure (the disk is full…), until an append succeeds again: reads may still work.
+  let writeFailure: { message: string; at: number } | undefined;
+  const ping = db.prepare('SELECT 1').pluck();
   return {
-    append: (ops) => wrap('append', () => appendAll(ops)),
+    append: (ops) =>
+      wrap('append', () => appendAll(ops)).then(
+        (results) => {
+          writeFailure = undefined;
+          return results;
+        },
+        (err: unknown) => {
+          if (err instanceof ChatError) writeFailure = { message: err.message, at: Date.now() };
+          throw err;
+        },
+      ),
+    health: async () => {
+      const health = await checkHealth('sqlite', () => wrap('health', () => void ping.get()));
+      if (health.state !== 'up' || writeFailure === undefined) return health;
+      const ago = Math.round((Date.now() - writeFailure.at) / 1000);
+      return { ...health, state: 'degraded', detail: `reads work; the last write failed ${ago} s ago: ${writeFailure.message}` };
+    },
     createRoom: (r: RoomRecord) =>
       wrap('createRoom', () => void insertRoom.run(r.id, r.title, r.max, r.passwordHash, r.owner.id, r.owner.name, r.owner.color, r.createdAt, r.createdAt)),
     room: (id) =>

@@ -1,4 +1,5 @@
 import { Entry, MessageEntry, SystemEntry, UserInfo } from '../protocol';
+import type { DependencyHealth } from '../health';
 import type { GifStore } from './gif-store';
 
 /** A room as created: everything but its log position and who is in it now. */
@@ -122,6 +123,8 @@ export interface Store {
    * serves any GIF). Undefined: the app keeps GIFs as files under DATA_DIR.
    */
   readonly gifs?: GifStore;
+  /** Whether the storage answers (within a bound), and whether writes work. Never rejects. */
+  health(): Promise<DependencyHealth>;
   /** Releases the storage. Safe to call twice. */
   close(): Promise<void>;
 }

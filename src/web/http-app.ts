@@ -12,11 +12,13 @@ import { Config } from '../config';
 import { isUserInfo, newGuest } from '../chat/identity';
 import { Logger } from '../logger';
 import { originAllowed } from './origin';
+import { ChatError } from '../protocol/errors';
 import { UserInfo } from '../protocol';
 import { createGifRoutes } from './gifs';
+import { createHealthRoute, HealthDeps } from './health';
 import { createPageRoutes } from './pages';
 import { SESSION_COOKIE } from '../sessions/session-identity';
-import { ChatSessionStore } from '../sessions/session-store';
+import { SessionStore } from '../sessions/session-store';
 import { GifStore } from '../store/gif-store';
 
 declare module 'express-session' {
@@ -33,9 +35,8 @@ export interface HttpDeps {
   chat: Chat;
   hub: Hub;
   gifs: GifStore;
-  /** This process's id (in /healthz). */
-  nodeId: string;
-  sessions: ChatSessionStore;
+  health: HealthDeps;
+  sessions: SessionStore;
   metrics: Registry;
   logger: Logger;
   /** Folder holding views/ and public/. */
@@ -79,14 +80,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     }),
   );
 
-  app.get('/healthz', async (_req, res, next) => {
-    try {
-      const { users, rooms } = await chat.counts();
-      res.json({ status: 'ok', node: deps.nodeId, connections: deps.hub.size, users, rooms, uptime: process.uptime() });
-    } catch (err) {
-      next(err);
-    }
-  });
+  app.use(createHealthRoute(deps.health));
   app.get('/metrics', async (_req, res, next) => {
     try {
       res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
@@ -127,6 +121,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(404).render('error', { status: 404, message: 'There is nothing at this address.' });
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    // A dependency that is down (storage, sessions): its own status and a message anyone may read.
+    if (err instanceof ChatError) {
+      if (err.code === 'unavailable') res.set('Retry-After', '5');
+      return res.status(err.status).render('error', { status: err.status, message: `${err.message[0].toUpperCase()}${err.message.slice(1)}. Try again in a moment.` });
+    }
     const status = typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : 500;
     if (status >= 500) logger.error('request failed', err);
     res.status(status).render('error', {

@@ -44,6 +44,7 @@ export function faultyStore(inner: Store): FaultyStore {
       failures = 0;
       predicate = undefined;
     },
+    health: () => inner.health(),
     createRoom: (room) => inner.createRoom(room),
     room: (id) => inner.room(id),
     rooms: () => inner.rooms(),
