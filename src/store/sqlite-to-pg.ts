@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
+import { GIF_URL_PREFIX, isGifName } from './gif-store';
 import { migratePostgres } from './migrations';
 import { openSqliteStore, SCHEMA_VERSION } from './sqlite-store';
 
@@ -104,9 +105,6 @@ const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;
 /** How long to wait for the target's tables: a server running on the target holds them. */
 const LOCK_TIMEOUT = '10s';
 const CONNECT_TIMEOUT_MS = 10_000;
-/** The file GIF store's names and URLs (src/store/gif-store.ts). */
-const GIF_NAME = /^[A-Za-z0-9_-]{22}\.gif$/;
-const GIF_URL_PREFIX = '/gif/';
 /** How many missing GIFs the report names. */
 const MISSING_LISTED = 10;
 
@@ -557,7 +555,7 @@ async function copyGifs(
     await onBatch(files, bytes);
   };
   for await (const dirent of handle) {
-    if (!GIF_NAME.test(dirent.name)) {
+    if (!isGifName(dirent.name)) {
       otherFiles++;
       continue;
     }

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { hashPassword, verifyPassword } from '../../src/chat/password';
 import { silentLogger } from '../../src/logger';
-import { GifStore } from '../../src/store/gif-store';
+import { FileGifStore } from '../../src/store/file-gif-store';
 import { openPgStore } from '../../src/store/pg-store';
 import { openSqliteStore, SCHEMA_VERSION } from '../../src/store/sqlite-store';
 import { copySqliteToPostgres, CopyError, CopyOptions, Progress } from '../../src/store/sqlite-to-pg';
@@ -104,7 +104,7 @@ async function makeDeployment(): Promise<Deployment> {
   const dataDir = tempDir();
   const file = path.join(dataDir, 'gif-chat.db');
   const uploads = path.join(dataDir, 'uploads');
-  const gifs = new GifStore(uploads);
+  const gifs = new FileGifStore(uploads);
   const gifUrl = await gifs.save(makeGif(96));
   const strayUrl = await gifs.save(makeGif(40));
   const store = openSqliteStore(file);
