@@ -9,7 +9,7 @@ import { openRedisBus } from './bus/redis-bus';
 import { Chat } from './chat/chat';
 import { HistoryCache } from './chat/history-cache';
 import { Config } from './config';
-import { Logger, consoleLogger } from './logger';
+import { Logger, consoleLogger, nodeLogger } from './logger';
 import { createMemoryPresence } from './presence/memory-presence';
 import { Presence } from './presence/presence';
 import { openRedisPresence } from './presence/redis-presence';
@@ -85,8 +85,8 @@ function packageVersion(): string {
 
 /** Wires the server from its config. Reads no environment and opens no port. */
 export async function buildApp(config: Config, parts: AppParts = {}): Promise<App> {
-  const logger = parts.logger ?? consoleLogger;
   const nodeId = parts.nodeId ?? `n_${randomBytes(6).toString('base64url')}`;
+  const logger = nodeLogger(parts.logger ?? consoleLogger, nodeId);
   fs.mkdirSync(config.dataDir, { recursive: true });
   // Parts this app opens itself, closed in reverse order if a later step fails.
   const opened: { close(): Promise<void> }[] = [];
@@ -122,7 +122,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   const dispatcher = new Dispatcher(chat, hub, config, identity, handlers, logger);
   // Pages' sessions: connect-pg-simple on PostgreSQL; the chat's own store otherwise (same rows either way).
   const sessions = config.databaseUrl && !parts.store ? openPgSessionStore(config.databaseUrl, logger) : new ChatSessionStore(store);
-  const metrics = createMetrics(chat, hub, dispatcher);
+  const metrics = createMetrics(chat, hub, dispatcher, nodeId);
   const http_ = createHttpApp({
     config,
     chat,

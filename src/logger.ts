@@ -14,3 +14,12 @@ export const consoleLogger: Logger = {
 
 /** Discards everything (tests that do not look at logs). */
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+/** The same logger with `[node]` at the start of every line (several processes share one log). */
+export function nodeLogger(base: Logger, nodeId: string): Logger {
+  return {
+    info: (message) => base.info(`[${nodeId}] ${message}`),
+    warn: (message) => base.warn(`[${nodeId}] ${message}`),
+    error: (message, err) => base.error(`[${nodeId}] ${message}`, err),
+  };
+}

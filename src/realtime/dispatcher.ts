@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { RawData } from 'ws';
 import type { Chat } from '../chat/chat';
 import type { Hub } from './hub';
@@ -25,6 +26,11 @@ function toBuffer(data: RawData): Buffer {
 export class Dispatcher {
   /** Errors sent, by code (for /metrics). */
   readonly errors = new Map<AnyErrorCode, number>();
+  /**
+   * Told, for each `message` acked, the seconds from its frame's arrival to its ack (the ack
+   * goes after the commit, once the entry was handed to this process's sockets). For /metrics.
+   */
+  onMessageTime: ((seconds: number) => void) | undefined;
   private readonly routes = new Map<string, Route>();
 
   constructor(
@@ -78,6 +84,7 @@ export class Dispatcher {
   /** Handles one frame; never rejects. */
   private async handle(conn: Connection, data: Buffer, isBinary: boolean, release: () => void): Promise<void> {
     if (isBinary) return this.fail(conn, 'bad_json', 'binary frames are not accepted; send JSON text');
+    const arrived = performance.now();
     const envelope = parseEnvelope(data.toString());
     if (isProblem(envelope)) return this.fail(conn, envelope.code, envelope.message, envelope.id);
     const { event, id } = envelope;
@@ -97,6 +104,7 @@ export class Dispatcher {
         afterReply: (fn: () => void) => after.push(fn),
       } as never);
       conn.reply(id, result);
+      if (event === 'message') this.onMessageTime?.((performance.now() - arrived) / 1000);
     } catch (err) {
       const wire = toWireError(err);
       if (wire.unexpected) this.logger.error(`handling "${event}" failed`, err);

@@ -5,13 +5,14 @@ import session from 'express-session';
 import helmet from 'helmet';
 import morgan from 'morgan';
 import nunjucks from 'nunjucks';
-import { Registry } from 'prom-client';
+import { Histogram, Registry } from 'prom-client';
 import type { Chat } from '../chat/chat';
 import type { Hub } from '../realtime/hub';
 import { Config } from '../config';
 import { isUserInfo, newGuest } from '../chat/identity';
 import { Logger } from '../logger';
 import { originAllowed } from './origin';
+import { LATENCY_BUCKETS } from './metrics';
 import { ChatError } from '../protocol/errors';
 import { UserInfo } from '../protocol';
 import { createGifRoutes } from './gifs';
@@ -59,6 +60,22 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   views.express(app);
   app.set('view engine', 'njk');
 
+  // Every request's time by method, route (the pattern, never the raw path) and status.
+  const httpTime = new Histogram({
+    name: 'gifchat_http_request_duration_seconds',
+    help: 'HTTP requests by method, route and status: time to the last byte written',
+    labelNames: ['method', 'route', 'status'],
+    buckets: LATENCY_BUCKETS,
+    registers: [deps.metrics],
+  });
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.once('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : res.statusCode === 404 ? 'unmatched' : res.locals.static ? 'static' : 'other';
+      httpTime.observe({ method: req.method, route, status: String(res.statusCode) }, (performance.now() - started) / 1000);
+    });
+    next();
+  });
   if (config.accessLog) app.use(morgan(config.production ? 'combined' : 'dev', { stream: { write: (line) => logger.info(line.trimEnd()) } }));
   app.use(
     helmet({
@@ -89,7 +106,14 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     }
   });
 
-  app.use(express.static(path.join(deps.root, 'public'), { maxAge: config.production ? '1h' : 0 }));
+  app.use(
+    express.static(path.join(deps.root, 'public'), {
+      maxAge: config.production ? '1h' : 0,
+      setHeaders: (res) => {
+        res.locals.static = true;
+      },
+    }),
+  );
   app.use(cookieParser(config.cookieSecret));
   app.use(
     session({

@@ -1,15 +1,29 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Chat } from '../chat/chat';
 import type { Dispatcher } from '../realtime/dispatcher';
 import type { Hub } from '../realtime/hub';
 
+/** Latency buckets (seconds): from well under a millisecond to seconds. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 /**
- * The Prometheus registry behind GET /metrics (close() stops the loop-delay monitor). Values are read from the chat's own
- * counters when scraped, so the per-frame path only bumps plain numbers.
+ * The Prometheus registry behind GET /metrics (close() stops the loop-delay monitor): every
+ * series carries the process's `node` label; prom-client's default process and Node.js
+ * metrics; the chat's own. Chat values are read from plain counters when scraped, so the
+ * per-frame path only bumps numbers.
  */
-export function createMetrics(chat: Chat, hub: Hub, dispatcher: Dispatcher): { registry: Registry; close(): void } {
+export function createMetrics(chat: Chat, hub: Hub, dispatcher: Dispatcher, nodeId: string): { registry: Registry; close(): void } {
   const registry = new Registry();
+  registry.setDefaultLabels({ node: nodeId });
+  collectDefaultMetrics({ register: registry });
+  const messageTime = new Histogram({
+    name: 'gifchat_message_seconds',
+    help: "A message's time in the server: frame received to ack written (stored, and handed to this process's sockets)",
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  dispatcher.onMessageTime = (seconds) => messageTime.observe(seconds);
   // How late timers fire: the server's own latency floor under load.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -19,9 +33,11 @@ export function createMetrics(chat: Chat, hub: Hub, dispatcher: Dispatcher): { r
     labelNames: ['quantile'],
     registers: [registry],
     collect() {
-      this.set({ quantile: '0.5' }, loopDelay.percentile(50) / 1e9);
-      this.set({ quantile: '0.99' }, loopDelay.percentile(99) / 1e9);
-      this.set({ quantile: '1' }, loopDelay.max / 1e9);
+      // An empty window (no timer fired since the last scrape) reads as 0, not as the histogram's noise.
+      const sampled = loopDelay.count > 0;
+      this.set({ quantile: '0.5' }, sampled ? loopDelay.percentile(50) / 1e9 : 0);
+      this.set({ quantile: '0.99' }, sampled ? loopDelay.percentile(99) / 1e9 : 0);
+      this.set({ quantile: '1' }, sampled ? loopDelay.max / 1e9 : 0);
       loopDelay.reset();
     },
   });
@@ -72,13 +88,11 @@ export function createMetrics(chat: Chat, hub: Hub, dispatcher: Dispatcher): { r
       for (const [code, count] of dispatcher.errors) this.inc({ code }, count);
     },
   });
-  new Gauge({
-    name: 'gifchat_process_resident_memory_bytes',
-    help: 'Resident memory of the server process',
-    registers: [registry],
-    collect() {
-      this.set(process.memoryUsage.rss());
+  return {
+    registry,
+    close: () => {
+      loopDelay.disable();
+      dispatcher.onMessageTime = undefined;
     },
-  });
-  return { registry, close: () => loopDelay.disable() };
+  };
 }
