@@ -356,7 +356,7 @@ export class Chat {
    * committed entry once stored and published. A nonce already used by this user in
    * this room resolves with the original entry, stored and pushed once only.
    */
-  post(roomId: string, user: UserInfo, body: { text?: string; gif?: string }, nonce: string | undefined): Promise<Entry> {
+  post(roomId: string, user: UserInfo, body: { text?: string; gif?: string; width?: number; height?: number }, nonce: string | undefined): Promise<Entry> {
     const entry: NewEntry = nonce === undefined ? { room: roomId, user, ...body, ts: Date.now() } : { room: roomId, user, ...body, ts: Date.now(), nonce };
     return this.write({ entry }).then((result) => {
       if ('refused' in result) throw fail.notFound(`no room ${roomId}`);

@@ -87,6 +87,10 @@ INSERT INTO session (sid, sess, expire)
   SELECT sid, json::json, to_timestamp(expires / 1000.0)::timestamp FROM sessions;
 DROP TABLE sessions;
 `,
+  // 3. A GIF's size in pixels, for clients to reserve its box (older entries have none).
+  `
+ALTER TABLE entries ADD COLUMN gif_width integer, ADD COLUMN gif_height integer;
+`,
 ];
 
 /** The schema version this code reads and writes. */

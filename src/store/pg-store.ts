@@ -38,7 +38,7 @@ const typeParsers = {
     oid === pgTypes.builtins.INT8 ? parseInt8 : pgTypes.getTypeParser(oid, format)) as typeof pgTypes.getTypeParser,
 };
 
-const ENTRY_COLUMNS = 'room_id, seq, kind, user_id, user_name, user_color, text, gif, nonce, ts';
+const ENTRY_COLUMNS = 'room_id, seq, kind, user_id, user_name, user_color, text, gif, gif_width, gif_height, nonce, ts';
 const ROOM_COLUMNS = 'id, title, max, password_hash, owner_id, owner_name, owner_color, created_at, last_seq, last_activity, owner_away_since';
 
 /** The same shapes, with the same key order, as the SQLite store's. */
@@ -63,10 +63,10 @@ const sql = {
   /** A batch's new entries, and each room's counter and last activity, in one statement. */
   insertEntries: `WITH appended AS (
       INSERT INTO entries (${ENTRY_COLUMNS})
-      SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+      SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::integer[], $11::text[], $12::bigint[])
     )
     UPDATE rooms AS r SET last_seq = c.seq, last_activity = c.ts
-    FROM unnest($11::text[], $12::bigint[], $13::bigint[]) AS c(id, seq, ts)
+    FROM unnest($13::text[], $14::bigint[], $15::bigint[]) AS c(id, seq, ts)
     WHERE r.id = c.id`,
   setOwner: 'UPDATE rooms SET owner_id = $2, owner_name = $3, owner_color = $4 WHERE id = $1',
   upsertBans: `INSERT INTO bans (room_id, user_id, until) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
@@ -216,6 +216,8 @@ async function appendBatch(session: Session, ops: readonly AppendOp[]): Promise<
   const userColors: string[] = [];
   const texts: (string | null)[] = [];
   const gifs: (string | null)[] = [];
+  const widths: (number | null)[] = [];
+  const heights: (number | null)[] = [];
   const nonces: (string | null)[] = [];
   const tss: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -250,6 +252,8 @@ async function appendBatch(session: Session, ops: readonly AppendOp[]): Promise<
       userColors.push(user.color);
       texts.push(null);
       gifs.push(null);
+      widths.push(null);
+      heights.push(null);
       nonces.push(null);
       tss.push(e.ts);
       results[i] = { entry: { room, seq, kind: e.kind, user, ts: e.ts }, duplicate: false };
@@ -278,6 +282,7 @@ async function appendBatch(session: Session, ops: readonly AppendOp[]): Promise<
     counter.appended = true;
     const text = e.text;
     const gif = e.gif;
+    const size = gif !== undefined && e.width !== undefined && e.height !== undefined ? { width: e.width, height: e.height } : undefined;
     rooms.push(room);
     seqs.push(seq);
     kinds.push(null);
@@ -286,12 +291,18 @@ async function appendBatch(session: Session, ops: readonly AppendOp[]): Promise<
     userColors.push(user.color);
     texts.push(text ?? null);
     gifs.push(gif ?? null);
+    widths.push(size?.width ?? null);
+    heights.push(size?.height ?? null);
     nonces.push(nonce ?? null);
     tss.push(e.ts);
     // The same fields in the same order as toEntry, so it serializes as a read would.
     const entry: MessageEntry = { room, seq, user, ts: e.ts };
     if (text !== undefined) entry.text = text;
     if (gif !== undefined) entry.gif = gif;
+    if (size !== undefined) {
+      entry.width = size.width;
+      entry.height = size.height;
+    }
     if (nonce !== undefined) {
       entry.nonce = nonce;
       fresh.set(key(room, user.id, nonce), entry);
@@ -310,7 +321,7 @@ async function appendBatch(session: Session, ops: readonly AppendOp[]): Promise<
       counterTs.push(counter.ts);
     }
     await client.query(
-      statement('insertEntries', [rooms, seqs, kinds, userIds, userNames, userColors, texts, gifs, nonces, tss, counterRooms, counterSeqs, counterTs]),
+      statement('insertEntries', [rooms, seqs, kinds, userIds, userNames, userColors, texts, gifs, widths, heights, nonces, tss, counterRooms, counterSeqs, counterTs]),
     );
     for (const [room, counter] of counters) {
       const owner = counter.newOwner;

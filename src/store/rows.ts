@@ -15,6 +15,8 @@ export interface EntryRow {
   user_color: string;
   text: string | null;
   gif: string | null;
+  gif_width: number | null;
+  gif_height: number | null;
   nonce: string | null;
   ts: number;
 }
@@ -40,7 +42,13 @@ export function toEntry(row: EntryRow): Entry {
   }
   const entry: Entry = { room: row.room_id, seq: row.seq, user, ts: row.ts };
   if (row.text !== null) entry.text = row.text;
-  if (row.gif !== null) entry.gif = row.gif;
+  if (row.gif !== null) {
+    entry.gif = row.gif;
+    if (row.gif_width !== null && row.gif_height !== null) {
+      entry.width = row.gif_width;
+      entry.height = row.gif_height;
+    }
+  }
   if (row.nonce !== null) entry.nonce = row.nonce;
   return entry;
 }

@@ -72,6 +72,11 @@ CREATE TABLE bans (
   PRIMARY KEY (room_id, user_id)
 ) WITHOUT ROWID;
 `,
+  // 3. A GIF's size in pixels, for clients to reserve its box (older entries have none).
+  `
+ALTER TABLE entries ADD COLUMN gif_width INTEGER;
+ALTER TABLE entries ADD COLUMN gif_height INTEGER;
+`,
 ];
 
 /** The schema version this code reads and writes. */
@@ -230,7 +235,7 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
   const selectBan = db.prepare('SELECT until FROM bans WHERE room_id = ? AND user_id = ?').pluck();
   const deleteExpiredBan = db.prepare('DELETE FROM bans WHERE room_id = ? AND user_id = ? AND until <= ?');
   const insertEntry = db.prepare(
-    'INSERT INTO entries (room_id, seq, kind, user_id, user_name, user_color, text, gif, nonce, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO entries (room_id, seq, kind, user_id, user_name, user_color, text, gif, gif_width, gif_height, nonce, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const selectNonce = db.prepare('SELECT * FROM entries WHERE room_id = ? AND user_id = ? AND nonce = ?');
   const selectAfter = db.prepare('SELECT * FROM entries WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?');
@@ -293,7 +298,7 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
       counter.ts = e.ts;
       counter.appended = true;
       if (op.banUntil !== undefined) upsertBan.run(room, user.id, op.banUntil);
-      insertEntry.run(room, seq, e.kind, user.id, user.name, user.color, null, null, null, e.ts);
+      insertEntry.run(room, seq, e.kind, user.id, user.name, user.color, null, null, null, null, null, e.ts);
       return { entry: { room, seq, kind: e.kind, user: { id: user.id, name: user.name, color: user.color }, ts: e.ts }, duplicate: false };
     }
     if (op.ownerWas !== undefined || op.banUntil !== undefined) throw new Error('ownerWas and banUntil are not for messages');
@@ -309,11 +314,16 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
     counter.appended = true;
     const text = e.text;
     const gif = e.gif;
-    insertEntry.run(room, seq, null, user.id, user.name, user.color, text ?? null, gif ?? null, nonce ?? null, e.ts);
+    const size = gif !== undefined && e.width !== undefined && e.height !== undefined ? { width: e.width, height: e.height } : undefined;
+    insertEntry.run(room, seq, null, user.id, user.name, user.color, text ?? null, gif ?? null, size?.width ?? null, size?.height ?? null, nonce ?? null, e.ts);
     // The same fields in the same order as toEntry, so it serializes as a read would.
     const entry: MessageEntry = { room, seq, user: { id: user.id, name: user.name, color: user.color }, ts: e.ts };
     if (text !== undefined) entry.text = text;
     if (gif !== undefined) entry.gif = gif;
+    if (size !== undefined) {
+      entry.width = size.width;
+      entry.height = size.height;
+    }
     if (nonce !== undefined) entry.nonce = nonce;
     return { entry, duplicate: false };
   };

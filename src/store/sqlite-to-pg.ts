@@ -264,12 +264,14 @@ interface EntrySource {
   user_color: string;
   text: string | null;
   gif: string | null;
+  gif_width: number | null;
+  gif_height: number | null;
   nonce: string | null;
   ts: number;
 }
 
 const ROOM_COLUMNS = 'id, title, max, password_hash, owner_id, owner_name, owner_color, created_at, last_seq, last_activity, owner_away_since';
-const ENTRY_COLUMNS = 'room_id, seq, kind, user_id, user_name, user_color, text, gif, nonce, ts';
+const ENTRY_COLUMNS = 'room_id, seq, kind, user_id, user_name, user_color, text, gif, gif_width, gif_height, nonce, ts';
 
 const pgSql = {
   /** In creation order (SQLite's rowid), so `created_order` keeps rooms created in the same millisecond in order. */
@@ -278,7 +280,7 @@ const pgSql = {
       $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[]) WITH ORDINALITY AS r(${ROOM_COLUMNS}, ord)
     ORDER BY ord`,
   insertEntries: `INSERT INTO entries (${ENTRY_COLUMNS})
-    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])`,
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::integer[], $11::text[], $12::bigint[])`,
   insertBans: 'INSERT INTO bans (room_id, user_id, until) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])',
   /** As migration 2 carried sessions over (and as connect-pg-simple and the store write them). */
   upsertSessions: `INSERT INTO session (sid, sess, expire)
@@ -434,6 +436,8 @@ export async function copySqliteToPostgres(options: CopyOptions): Promise<CopyRe
               rows.map((e) => e.user_color),
               rows.map((e) => clean(e.text)),
               rows.map((e) => e.gif),
+              rows.map((e) => e.gif_width),
+              rows.map((e) => e.gif_height),
               rows.map((e) => clean(e.nonce)),
               rows.map((e) => e.ts),
             ]);

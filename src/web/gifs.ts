@@ -3,7 +3,7 @@ import express, { NextFunction, Request, Response, Router } from 'express';
 import multer from 'multer';
 import type { Chat } from '../chat/chat';
 import { AnyErrorCode, ChatError, errorStatus, fail, toWireError } from '../protocol/errors';
-import { GifStore, isGif } from '../store/gif-store';
+import { GifStore, gifSize, isGif } from '../store/gif-store';
 
 /** Answers with an error of the vocabulary, as `{error: {code, message}}` with the code's HTTP status. */
 function refuse(res: Response, code: AnyErrorCode, message: string): void {
@@ -56,7 +56,7 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, maxBytes: number): R
       const author = await chat.member(roomId, req.session.user!.id); // current name, even if renamed since
       if (!author) return refuse(res, 'forbidden', 'You are no longer in this room.');
       const url = await gifs.save(file.buffer);
-      const entry = await chat.post(roomId, author, { gif: url }, undefined).catch(async (err: unknown) => {
+      const entry = await chat.post(roomId, author, { gif: url, ...gifSize(file.buffer) }, undefined).catch(async (err: unknown) => {
         await gifs.remove([url]); // refused (the room went, the store is down): nothing stays on disk
         throw err;
       });

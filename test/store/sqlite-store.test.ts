@@ -221,7 +221,7 @@ describe('sqlite store: schema migrations', () => {
     expect(upgraded).toEqual(schemaOf(fresh));
     // The nonce index is now unique.
     const db = new Database(file);
-    expect(() => db.prepare('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run('r2', 9, null, owner.id, owner.name, owner.color, 'x', null, 'n1', 1)).toThrow(
+    expect(() => db.prepare('INSERT INTO entries (room_id, seq, kind, user_id, user_name, user_color, text, gif, nonce, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run('r2', 9, null, owner.id, owner.name, owner.color, 'x', null, 'n1', 1)).toThrow(
       /UNIQUE/,
     );
     db.close();

@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import { hashPassword, verifyPassword } from '../../src/chat/password';
 import { silentLogger } from '../../src/logger';
 import { FileGifStore } from '../../src/store/file-gif-store';
+import { PG_SCHEMA_VERSION } from '../../src/store/migrations';
 import { openPgStore } from '../../src/store/pg-store';
 import { openSqliteStore, SCHEMA_VERSION } from '../../src/store/sqlite-store';
 import { copySqliteToPostgres, CopyError, CopyOptions, Progress } from '../../src/store/sqlite-to-pg';
@@ -115,7 +116,7 @@ async function makeDeployment(): Promise<Deployment> {
     { entry: { room: 'r_zeta', user: alice, kind: 'joined', ts: T0 + 10 } },
     { entry: { room: 'r_zeta', user: alice, text: 'hello', nonce: 'n-1', ts: T0 + 11 } },
     { entry: { room: 'r_zeta', user: bob, kind: 'joined', ts: T0 + 12 } },
-    { entry: { room: 'r_zeta', user: bob, gif: gifUrl, nonce: 'n-1', ts: T0 + 13 } },
+    { entry: { room: 'r_zeta', user: bob, gif: gifUrl, width: 96, height: 96, nonce: 'n-1', ts: T0 + 13 } },
     { entry: { room: 'r_zeta', user: alice, text: 'look', gif: MISSING_GIF, nonce: 'n-2', ts: T0 + 14 } },
     { entry: { room: 'r_zeta', user: bob, kind: 'kicked', ts: T0 + 15 }, banUntil: FAR },
     { entry: { room: 'r_alpha', user: bob, kind: 'joined', ts: T0 + 20 } },
@@ -165,7 +166,7 @@ describe('migrate-to-postgres: the copy', () => {
 
     expect(report).toMatchObject({
       source: { file: d.file, uploadsDir: d.uploads, schemaVersion: SCHEMA_VERSION, upgraded: false },
-      pgMigrationsApplied: [1, 2],
+      pgMigrationsApplied: Array.from({ length: PG_SCHEMA_VERSION }, (_, i) => i + 1),
       replaced: { rooms: 0, entries: 0, bans: 0, gifs: 0 },
       rooms: 3,
       entries: ENTRIES,
@@ -208,7 +209,7 @@ describe('migrate-to-postgres: the copy', () => {
     // Nonces: a resend after the move is the stored original; a new entry takes last_seq + 1.
     const resent = await target.append([{ entry: { room: 'r_zeta', user: bob, gif: d.gifUrl, nonce: 'n-1', ts: Date.now() } }]);
     expect(resent).toEqual([{ entry: (await target.entriesAfter('r_zeta', 3, 1))[0], duplicate: true }]);
-    expect(resent[0]).toMatchObject({ entry: { seq: 4, user: bob, nonce: 'n-1' } });
+    expect(resent[0]).toMatchObject({ entry: { seq: 4, user: bob, width: 96, height: 96, nonce: 'n-1' } });
     const [fresh] = await target.append([{ entry: { room: 'r_alpha', user: alice, text: 'after the move', nonce: 'a-3', ts: T0 + 99 } }]);
     expect(fresh).toMatchObject({ entry: { seq: 6 }, duplicate: false });
     expect(await target.room('r_alpha')).toMatchObject({ lastSeq: 6, lastActivity: T0 + 99 });
@@ -426,7 +427,7 @@ describe('migrate-to-postgres: the command', () => {
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`migrate-to-postgres: from ${d.file} and ${d.uploads} to ${url.replace(':chat@', ':***@')}`);
     expect(result.stdout).toMatch(/^ {2}entries: \d+ so far$/m);
-    expect(result.stdout).toMatch(/^PostgreSQL migrations applied: 1, 2$/m);
+    expect(result.stdout).toMatch(new RegExp(`^PostgreSQL migrations applied: ${Array.from({ length: PG_SCHEMA_VERSION }, (_, i) => i + 1).join(', ')}$`, 'm'));
     expect(result.stdout).toMatch(/^copied: 3 rooms, 11 entries, 2 bans, 1 sessions \(1 expired, left behind\), 2 GIFs \(\d+ bytes, 0\.0 MiB\)$/m);
     expect(result.stdout).toMatch(/^verified: 3 rooms with the same entry count, highest seq and last_seq on both sides;/m);
     expect(result.stdout).toContain(`warning: 1 GIFs referred to by entries are not in ${d.uploads}`);

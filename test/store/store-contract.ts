@@ -91,6 +91,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         op({ room: 'r', user: bob, gif: '/gif/abc.gif', ts: 12 }),
         op({ room: 'r', user: bob, text: 'both', gif: '/gif/def.gif', ts: 13, nonce: 'n2' }),
         op(sys('r', 'left', bob, 14)),
+        op({ room: 'r', user: alice, gif: '/gif/sized.gif', width: 320, height: 180, ts: 15 }),
+        // A size without a GIF is not an entry's: dropped.
+        op({ room: 'r', user: alice, text: 'no gif', width: 1, height: 1, ts: 16 } as NewEntry),
       ]);
       const expected: Entry[] = [
         { room: 'r', seq: 1, kind: 'joined', user: alice, ts: 10 },
@@ -98,6 +101,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         { room: 'r', seq: 3, user: bob, gif: '/gif/abc.gif', ts: 12 },
         { room: 'r', seq: 4, user: bob, text: 'both', gif: '/gif/def.gif', ts: 13, nonce: 'n2' },
         { room: 'r', seq: 5, kind: 'left', user: bob, ts: 14 },
+        { room: 'r', seq: 6, user: alice, gif: '/gif/sized.gif', width: 320, height: 180, ts: 15 },
+        { room: 'r', seq: 7, user: alice, text: 'no gif', ts: 16 },
       ];
       const returned = results.map(entryOf);
       expect(returned).toStrictEqual(expected);
@@ -105,7 +110,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       expect(read).toStrictEqual(expected);
       expect(JSON.stringify(returned)).toBe(JSON.stringify(read));
       // A user object carrying more than UserInfo is stored and returned as UserInfo.
-      const [extra] = await store.append([op({ room: 'r', user: { ...carol, socket: 7 } as UserInfo, text: 'x', ts: 15 })]);
+      const [extra] = await store.append([op({ room: 'r', user: { ...carol, socket: 7 } as UserInfo, text: 'x', ts: 17 })]);
       expect(entryOf(extra).user).toStrictEqual(carol);
     });
 

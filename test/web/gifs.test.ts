@@ -35,7 +35,8 @@ describe('GIF upload', () => {
     const res = await post(s, room.id, cookie, gif, 'renamed.png', 'application/octet-stream');
     expect(res.status).toBe(201);
     const entry: any = await res.json();
-    expect(entry).toMatchObject({ room: room.id, user: socket.user, gif: expect.stringMatching(/^\/gif\/[\w-]{22}\.gif$/) });
+    // The GIF's size in pixels comes with it (from its header), for clients to reserve its box.
+    expect(entry).toMatchObject({ room: room.id, user: socket.user, gif: expect.stringMatching(/^\/gif\/[\w-]{22}\.gif$/), width: 96, height: 96 });
     expect((await pushed).data).toEqual(entry);
     const served = await fetch(s.url + entry.gif);
     expect(served.status).toBe(200);
