@@ -150,26 +150,46 @@ export interface LoadedConfig {
 }
 
 /**
+ * Where a development server without COOKIE_SECRET gets one that survives restarts: the
+ * secret kept for `dataDir` (made on first use) and the file holding it. Throws with a
+ * message for the operator.
+ */
+export type SecretKeeper = (dataDir: string) => { secret: string; created: boolean; file: string };
+
+/**
  * Reads the config from an environment map, applying defaults.
  * Throws ConfigError naming the variable when a value is invalid, or when
- * NODE_ENV=production has no COOKIE_SECRET.
+ * NODE_ENV=production has no COOKIE_SECRET. Without COOKIE_SECRET in development the
+ * secret comes from `keeper` (main keeps it in DATA_DIR), else a random one per start.
  */
-export function loadConfig(env: Env): LoadedConfig {
+export function loadConfig(env: Env, keeper?: SecretKeeper): LoadedConfig {
   const warnings: string[] = [];
   const production = env.NODE_ENV === 'production';
+  const dataDir = path.resolve(env.DATA_DIR?.trim() || defaults.dataDir);
   let cookieSecret = env.COOKIE_SECRET?.trim() ?? '';
   if (!cookieSecret) {
     if (production) {
       throw new ConfigError('COOKIE_SECRET is required when NODE_ENV=production (sessions would not survive a restart)');
     }
-    cookieSecret = randomBytes(32).toString('hex');
-    warnings.push('COOKIE_SECRET is not set: using a random one, so sessions end when the server restarts');
+    if (keeper) {
+      let kept: ReturnType<SecretKeeper>;
+      try {
+        kept = keeper(dataDir);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+      cookieSecret = kept.secret;
+      warnings.push(`COOKIE_SECRET is not set: using the one ${kept.created ? 'made now and kept' : 'kept'} in ${kept.file} (set COOKIE_SECRET in production)`);
+    } else {
+      cookieSecret = randomBytes(32).toString('hex');
+      warnings.push('COOKIE_SECRET is not set: using a random one, so sessions end when the server restarts');
+    }
   }
   const host = env.HOST?.trim() || defaults.host;
   const config: Config = {
     port: int(env, 'PORT', defaults.port, 0, 65535),
     host,
-    dataDir: path.resolve(env.DATA_DIR?.trim() || defaults.dataDir),
+    dataDir,
     cookieSecret,
     production,
     trustProxy: bool(env, 'TRUST_PROXY', defaults.trustProxy),

@@ -4,6 +4,7 @@ import dotenv from 'dotenv';
 import { buildApp } from './app';
 import { Config, ConfigError, loadConfig } from './config';
 import { consoleLogger as logger } from './logger';
+import { keptCookieSecret } from './sessions/cookie-secret';
 
 /** How long the primary waits before starting again a worker that died, doubling up to the max while they keep dying. */
 const RESTART_MS = 500;
@@ -15,7 +16,7 @@ const STOP_GRACE_MS = 15_000;
 function config(): Config {
   dotenv.config({ quiet: true });
   try {
-    const loaded = loadConfig(process.env);
+    const loaded = loadConfig(process.env, keptCookieSecret);
     if (cluster.isPrimary) for (const warning of loaded.warnings) logger.warn(warning);
     return loaded.config;
   } catch (err) {

@@ -17,12 +17,23 @@ describe('main: the process as `npm start` runs it', () => {
     expect(secret.output).toContain('COOKIE_SECRET is required');
   });
 
-  test('without COOKIE_SECRET in development it starts with a warning', async () => {
-    const p = await startProcess({ DATA_DIR: tempDataDir() });
+  test('without COOKIE_SECRET in development: a warning, and a secret kept in DATA_DIR, so a restart keeps every visitor who they were', async () => {
+    const dataDir = tempDataDir();
+    const p = await startProcess({ DATA_DIR: dataDir });
     expect(p.output()).toContain('COOKIE_SECRET is not set');
     const health = await fetch(`http://127.0.0.1:${p.port}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok' });
+    const first = await fetch(`http://127.0.0.1:${p.port}/`);
+    const cookie = first.headers.get('set-cookie')!.split(';')[0];
+    const before = await TestClient.connect(`ws://127.0.0.1:${p.port}`, { headers: { cookie, origin: `http://127.0.0.1:${p.port}` } });
+    const user = before.user;
+    p.child.kill('SIGTERM');
+    await p.exited;
+    const q = await startProcess({ DATA_DIR: dataDir });
+    expect(q.output()).toMatch(/using the one kept in .*cookie-secret/);
+    const after = await TestClient.connect(`ws://127.0.0.1:${q.port}`, { headers: { cookie, origin: `http://127.0.0.1:${q.port}` } });
+    expect(after.user).toEqual(user);
   });
 
   test('SIGTERM: sockets close with 1001, pending acks go out first, the database is closed, exit 0', async () => {
