@@ -83,11 +83,30 @@ function packageVersion(): string {
   }
 }
 
+/**
+ * A server that cannot start, in one sentence for the operator: what failed, why, and which
+ * setting to change. (main prints it as one line; tests see it as the rejection.)
+ */
+export class StartError extends Error {
+  override name = 'StartError';
+}
+
+/** Runs one start-up step; a failure becomes a StartError saying `what`, the reason and `hint`. */
+async function starting<T>(what: string, hint: string, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    const reason = typeof e?.message === 'string' && e.message !== '' ? e.message.replace(/^[^:]*: (?=storage|bus|presence)/, '') : String(e?.code ?? err);
+    throw new StartError(`${what}: ${reason} (${hint})`, { cause: err });
+  }
+}
+
 /** Wires the server from its config. Reads no environment and opens no port. */
 export async function buildApp(config: Config, parts: AppParts = {}): Promise<App> {
   const nodeId = parts.nodeId ?? `n_${randomBytes(6).toString('base64url')}`;
   const logger = nodeLogger(parts.logger ?? consoleLogger, nodeId);
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  await starting(`DATA_DIR ${config.dataDir} cannot be used`, 'set DATA_DIR to a folder this user may write', () => fs.mkdirSync(config.dataDir, { recursive: true }));
   // Parts this app opens itself, closed in reverse order if a later step fails.
   const opened: { close(): Promise<void> }[] = [];
   const own = <T extends { close(): Promise<void> }>(part: T): T => {
@@ -98,10 +117,24 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   let bus: Bus;
   let presence: Presence;
   try {
-    store = parts.store ?? own(config.databaseUrl ? await openPgStore(config.databaseUrl, { logger }) : openSqliteStore(path.join(config.dataDir, 'gif-chat.db')));
-    bus = parts.bus ?? own(config.redisUrl ? await openRedisBus(config.redisUrl, { logger }) : createMemoryBus());
+    const { databaseUrl, redisUrl } = config;
+    const file = path.join(config.dataDir, 'gif-chat.db');
+    store =
+      parts.store ??
+      own(
+        databaseUrl
+          ? await starting('cannot open PostgreSQL', 'check DATABASE_URL and that PostgreSQL is running', () => openPgStore(databaseUrl, { logger }))
+          : await starting(`cannot open ${file}`, 'set DATA_DIR to a folder this user may write', () => openSqliteStore(file)),
+      );
+    bus = parts.bus ?? own(redisUrl ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', () => openRedisBus(redisUrl, { logger })) : createMemoryBus());
     const presenceOptions = { graceMs: config.presenceGraceMs, ttlMs: PRESENCE_TTL_MS };
-    presence = parts.presence ?? own(config.redisUrl ? await openRedisPresence(config.redisUrl, { ...presenceOptions, logger }) : createMemoryPresence(presenceOptions));
+    presence =
+      parts.presence ??
+      own(
+        redisUrl
+          ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', () => openRedisPresence(redisUrl, { ...presenceOptions, logger }))
+          : createMemoryPresence(presenceOptions),
+      );
   } catch (err) {
     for (const part of [...opened].reverse()) await part.close().catch(() => {});
     throw err;
@@ -168,9 +201,15 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     nodeId,
     listen: () =>
       new Promise<number>((resolve, reject) => {
-        server.once('error', reject);
+        server.once('error', (err: NodeJS.ErrnoException) => {
+          const where = `port ${config.port} on ${config.host}`;
+          if (err.code === 'EADDRINUSE') return reject(new StartError(`${where} is already in use (set PORT to a free port, or stop the server using it)`, { cause: err }));
+          if (err.code === 'EACCES') return reject(new StartError(`not allowed to listen on ${where} (set PORT above 1023, or HOST)`, { cause: err }));
+          if (err.code === 'EADDRNOTAVAIL') return reject(new StartError(`${config.host} is not an address of this machine (set HOST)`, { cause: err }));
+          reject(err);
+        });
         server.listen(config.port, config.host, () => {
-          server.off('error', reject);
+          server.removeAllListeners('error');
           resolve((server.address() as AddressInfo).port);
         });
       }),

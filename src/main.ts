@@ -1,7 +1,7 @@
 import cluster, { Worker } from 'node:cluster';
 import os from 'node:os';
 import dotenv from 'dotenv';
-import { buildApp } from './app';
+import { buildApp, StartError } from './app';
 import { Config, ConfigError, loadConfig } from './config';
 import { consoleLogger as logger } from './logger';
 import { keptCookieSecret } from './sessions/cookie-secret';
@@ -38,13 +38,19 @@ async function serve(config: Config): Promise<void> {
 
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn(`${nodeId}: ${signal} again: exiting now, without waiting for the shutdown`);
+      process.exit(1);
+    }
     stopping = true;
-    logger.info(`${nodeId}: ${signal}: shutting down`);
+    logger.info(`${nodeId}: ${signal}: shutting down (${signal} again to exit at once)`);
     app.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info(`${nodeId}: stopped`);
+        process.exit(0);
+      },
       (err) => {
-        logger.error('shutdown failed', err);
+        logger.error(`${nodeId}: shutdown failed`, err);
         process.exit(1);
       },
     );
@@ -76,18 +82,26 @@ function supervise(config: Config): void {
   logger.info(`gif-chat primary ${process.pid}: ${config.workers} workers on port ${config.port}`);
 
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`primary: ${signal}: stopping the workers`);
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    if (stopping) {
+      logger.warn(`primary: ${signal} again: killing the workers and exiting now`);
+      workers.forEach((w) => w.process.kill('SIGKILL'));
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info(`primary: ${signal}: stopping the workers (${signal} again to exit at once)`);
+    const stopped = () => {
+      logger.info('primary: stopped');
+      process.exit(0);
+    };
     const killer = setTimeout(() => workers.forEach((w) => w.process.kill('SIGKILL')), STOP_GRACE_MS);
     let left = workers.length;
-    if (left === 0) process.exit(0);
+    if (left === 0) stopped();
     for (const worker of workers) {
       worker.once('exit', () => {
         if (--left === 0) {
           clearTimeout(killer);
-          process.exit(0);
+          stopped();
         }
       });
       worker.process.kill('SIGTERM');
@@ -102,7 +116,9 @@ if (settings.workers > 1 && cluster.isPrimary) {
   supervise(settings);
 } else {
   serve(settings).catch((err) => {
-    logger.error('start-up failed', err);
+    // A known cause is one sentence naming the setting to change; anything else gets its stack.
+    if (err instanceof StartError) console.error(`gif-chat: cannot start: ${err.message}`);
+    else logger.error('start-up failed', err);
     process.exit(1);
   });
 }

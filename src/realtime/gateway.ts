@@ -9,6 +9,7 @@ import type { Dispatcher } from './dispatcher';
 import { Logger } from '../logger';
 import { originAllowed } from '../web/origin';
 import { encodePush, Limits, MEMBERS_MAX, MEMBERS_MIN, NAME_MAX, PASSWORD_MAX, TEXT_MAX, TITLE_MAX, UserInfo } from '../protocol';
+import { toWireError } from '../protocol/errors';
 import type { SessionIdentity } from '../sessions/session-identity';
 
 /** Everything the WebSocket side needs. */
@@ -19,6 +20,13 @@ export interface GatewayDeps {
   identity: SessionIdentity;
   dispatcher: Dispatcher;
   logger: Logger;
+}
+
+/** The client's address: the socket's peer, or behind TRUST_PROXY the first X-Forwarded-For hop. */
+function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  return first || req.socket.remoteAddress || 'unknown';
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {
@@ -65,7 +73,7 @@ export class Gateway {
   // Socket listeners, shared by every socket (no closures per socket); `this` is the WebSocket.
   private readonly onSocketError: (this: WebSocket, err: Error) => void;
   private readonly onMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
-  private readonly onClose: (this: WebSocket) => void;
+  private readonly onClose: (this: WebSocket, code: number, reason: Buffer) => void;
 
   constructor(
     private readonly server: Server,
@@ -94,8 +102,10 @@ export class Gateway {
     this.onMessage = function (data, isBinary) {
       dispatcher.onFrame(connOf(this), data, isBinary);
     };
-    this.onClose = function () {
+    const lifecycle = config.accessLog;
+    this.onClose = function (code: number, reason: Buffer) {
       const conn = connOf(this);
+      if (lifecycle) logger.info(`socket ${conn.ref.socket} closed: ${code}${reason.length > 0 ? ` ${reason.toString()}` : ''} (user ${conn.user.info.id})`);
       conn.backlog = null;
       hub.remove(conn);
       chat.disconnect(conn.ref).catch((err) => logger.warn(`forgetting socket ${conn.ref.socket} of ${conn.user.info.id} failed: ${(err as Error).message}`));
@@ -108,26 +118,36 @@ export class Gateway {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const onError = (err: Error) => this.deps.logger.warn(`upgrade socket error: ${err.message}`);
     socket.on('error', onError);
-    if (!this.accepting) return refuse(socket, 503, 'Service Unavailable');
-    if (!originAllowed(req, this.deps.config.allowedOrigins, this.deps.config.trustProxy)) return refuse(socket, 403, 'Forbidden');
+    const refused = (status: number, text: string, why: string) => {
+      if (this.deps.config.accessLog) this.deps.logger.info(`upgrade refused ${status}: ${why} (from ${clientAddress(req, this.deps.config.trustProxy)}, origin ${req.headers.origin ?? 'none'})`);
+      refuse(socket, status, text);
+    };
+    if (!this.accepting) return refused(503, 'Service Unavailable', 'the server is shutting down');
+    if (!originAllowed(req, this.deps.config.allowedOrigins, this.deps.config.trustProxy)) return refused(403, 'Forbidden', 'origin not allowed');
     this.deps.identity.userFor(req).then(
       ({ user, sessionId }) => {
-        if (!this.accepting) return refuse(socket, 503, 'Service Unavailable');
+        if (!this.accepting) return refused(503, 'Service Unavailable', 'the server is shutting down');
         if (socket.destroyed) return;
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           socket.off('error', onError);
-          this.accept(ws, socket, user, sessionId);
+          this.accept(ws, socket, user, sessionId, req);
         });
       },
       (err) => {
-        this.deps.logger.error('resolving a session failed', err);
-        refuse(socket, 500, 'Internal Server Error');
+        const wire = toWireError(err);
+        if (wire.unexpected) this.deps.logger.error('resolving a session failed', err);
+        // The session store is down: the client retries later.
+        if (wire.code === 'unavailable') return refused(503, 'Service Unavailable', wire.message);
+        refused(500, 'Internal Server Error', 'resolving the session failed');
       },
     );
   }
 
-  private accept(ws: WebSocket, socket: Duplex, user: UserInfo, sessionId: string | undefined): void {
+  private accept(ws: WebSocket, socket: Duplex, user: UserInfo, sessionId: string | undefined, req: IncomingMessage): void {
     const conn: Connection = this.deps.hub.add(ws, socket, user, sessionId);
+    if (this.deps.config.accessLog) {
+      this.deps.logger.info(`socket ${conn.ref.socket} open: user ${user.id} (${user.name}) from ${clientAddress(req, this.deps.config.trustProxy)}`);
+    }
     this.deps.chat.connect(conn.ref, user).catch((err) => this.deps.logger.warn(`registering socket of ${user.id} failed: ${(err as Error).message}`));
     conn.slot = this.nextSlot;
     this.nextSlot = (this.nextSlot + 1) % this.slices;

@@ -76,7 +76,15 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     });
     next();
   });
-  if (config.accessLog) app.use(morgan(config.production ? 'combined' : 'dev', { stream: { write: (line) => logger.info(line.trimEnd()) } }));
+  if (config.accessLog) {
+    // One line per request; colors only on a terminal; health probes and scrapes are not logged.
+    app.use(
+      morgan(logger.tty && !config.production ? 'dev' : 'combined', {
+        skip: (req) => req.url === '/healthz' || req.url === '/metrics',
+        stream: { write: (line) => logger.info(line.trimEnd()) },
+      }),
+    );
+  }
   app.use(
     helmet({
       contentSecurityPolicy: {
