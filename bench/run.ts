@@ -197,7 +197,7 @@ const durablePostgresWhy = (s: Summary) => {
     `gif-chat used ${fmtPercent(get(s, 'durable throughput on PostgreSQL', 'gif-chat-pg', 'cpuPercent'))} of a core and PostgreSQL ${fmtPercent(get(s, 'durable throughput on PostgreSQL', 'gif-chat-pg', 'postgresCpuPercent'))} ` +
     `(${f('gif-chat-pg', 'cpuUsPerAck')} µs of server CPU and ${f('gif-chat-pg', 'postgresCpuUsPerAck')} µs of PostgreSQL CPU per ack); ` +
     `the same process on SQLite acked ${f('gif-chat', 'ackedPerSec')}/s at ${f('gif-chat', 'cpuUsPerAck')} µs per ack in the same run. ` +
-    `PostgreSQL counted ${f('gif-chat-pg', 'ackedPerTransaction')} messages per committed transaction (pg_stat_database) although 800 were in flight: ` +
+    `PostgreSQL counted ${f('gif-chat-pg', 'ackedPerTransaction')} messages per committed transaction (pg_stat_database) although ${get(s, 'durable throughput on PostgreSQL', 'gif-chat-pg', 'inFlight') ?? 'n/a'} were in flight: ` +
     'the write batcher cuts a batch every event-loop turn and commits the batches one after another, each a transaction of several round trips that waits for its WAL flush.'
   );
 };

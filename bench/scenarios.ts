@@ -552,6 +552,7 @@ const durablePostgres: Scenario = {
           cpuPercent: percentOf(cpu, wall),
           postgresCpuPercent: percentOf(used.postgres, wall),
           ackedPerTransaction: commits ? acked / commits : null,
+          inFlight: senders * 16,
           acked,
           failed: results.reduce((a, r) => a + r.failed, 0),
         };
