@@ -1,21 +1,39 @@
 import { io as ioClient, Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 
-/** Which server a client talks to. */
-export type ServerKind = 'gif-chat' | 'socket.io' | 'bare-ws';
+/** The protocol a client speaks. */
+export type Protocol = 'gif-chat' | 'socket.io' | 'bare-ws';
 
 /**
- * A received room message: its room seq (0 when the server has none) and the send time
- * stamped at the start of its text (NaN when the text carries none).
+ * Which server runs: a protocol, or one of its deployments on the shared services
+ * (bench/services.ts):
+ * - `gif-chat-pg`: one gif-chat process on PostgreSQL (DATABASE_URL), in-process bus;
+ * - `gif-chat-cluster`: gif-chat with WORKERS=2 on PostgreSQL and Redis (DATABASE_URL, REDIS_URL);
+ * - `socket.io-cluster`: the Socket.IO peer as 2 node:cluster workers on one port, with
+ *   @socket.io/redis-adapter and the PostgreSQL store.
  */
-export type EntryListener = (seq: number, sentAt: number) => void;
+export type ServerKind = Protocol | 'gif-chat-pg' | 'gif-chat-cluster' | 'socket.io-cluster';
+
+/** The protocol a server kind speaks. */
+export function protocolOf(kind: ServerKind): Protocol {
+  if (kind === 'gif-chat-pg' || kind === 'gif-chat-cluster') return 'gif-chat';
+  if (kind === 'socket.io-cluster') return 'socket.io';
+  return kind;
+}
+
+/**
+ * A received room message: its room seq (0 when the server has none), the send time
+ * stamped at the start of its text (NaN when the text carries none) and the server
+ * process the sender was connected to, stamped after it (-1 when the text carries none).
+ */
+export type EntryListener = (seq: number, sentAt: number, origin: number) => void;
 
 /** One load-generating client, the same shape for every server kind. */
 export interface BenchClient {
   /** Joins a room; resolves with the seqs of the history it returned (resume with `since`). */
   join(room: string, since?: number): Promise<number[]>;
-  /** Sends a message and resolves on its ack. */
-  send(room: string, text: string): Promise<number>;
+  /** Sends a message (with a nonce when given: gif-chat only) and resolves on its ack. */
+  send(room: string, text: string, nonce?: string): Promise<number>;
   /** One request/ack round trip (`history` of 20 entries; a bare echo for bare ws). */
   request(room: string): Promise<void>;
   /** Creates a room (setup only). */
@@ -25,6 +43,8 @@ export interface BenchClient {
   pause(): void;
   /** Drops the TCP connection without a close handshake. */
   drop(): void;
+  /** The client end's TCP port (which server process holds the other end: see proc-stats socketOwners). */
+  localPort(): number;
   close(): void;
   readonly closed: Promise<void>;
 }
@@ -73,10 +93,27 @@ function numberAt(raw: Buffer, at: number, end: number): number {
   return raw[i] === end ? value : NaN;
 }
 
+/**
+ * The origin stamped after the send time: the text goes on `|<digit>|` past the bar that
+ * ends the stamp at `at` (see worker.ts payload), else -1.
+ */
+function originAt(raw: Buffer, at: number): number {
+  let i = at;
+  while (i < at + 32 && i < raw.length && raw[i] !== BAR) i++;
+  return raw[i] === BAR && isDigit(raw[i + 1]) && raw[i + 2] === BAR ? raw[i + 1] - 0x30 : -1;
+}
+
 /** The send time a text starts with, or NaN (for clients handed strings). */
 function stampOf(text: string): number {
   const bar = text.indexOf('|');
   return bar > 0 ? Number(text.slice(0, bar)) : NaN;
+}
+
+/** The origin stamped after the send time in a string, or -1. */
+function originOf(text: string): number {
+  const bar = text.indexOf('|');
+  const digit = text.charCodeAt(bar + 1);
+  return bar > 0 && isDigit(digit) && text[bar + 2] === '|' ? digit - 0x30 : -1;
 }
 
 function gifChat(url: string): Promise<BenchClient> {
@@ -97,11 +134,12 @@ function gifChat(url: string): Promise<BenchClient> {
     const client: BenchClient = {
       onEntry: () => {},
       join: async (room, since) => ((await call('join', since === undefined ? { room } : { room, since })).history as { seq: number; text?: string }[]).filter((e) => e.text !== undefined).map((e) => e.seq),
-      send: async (room, text) => (await call('message', { room, text })).seq,
+      send: async (room, text, nonce) => (await call('message', nonce === undefined ? { room, text } : { room, text, nonce })).seq,
       request: async (room) => void (await call('history', { room, limit: 20 })),
       create: async (title, max) => (await call('create', { title, max })).id,
       pause: () => (ws as unknown as { _socket: { pause(): void } })._socket.pause(),
       drop: () => ws.terminate(),
+      localPort: () => (ws as unknown as { _socket: { localPort: number } })._socket.localPort,
       close: () => ws.close(),
       closed,
     };
@@ -117,7 +155,8 @@ function gifChat(url: string): Promise<BenchClient> {
       if (hasAt(raw, MESSAGE_PREFIX, 0)) {
         const seqAt = find(raw, SEQ_KEY, MESSAGE_PREFIX.length);
         const textAt = find(raw, TEXT_KEY, seqAt);
-        return client.onEntry(numberAt(raw, seqAt + SEQ_KEY.length, COMMA), textAt < 0 ? NaN : numberAt(raw, textAt + TEXT_KEY.length, BAR));
+        const stampAt = textAt + TEXT_KEY.length;
+        return client.onEntry(numberAt(raw, seqAt + SEQ_KEY.length, COMMA), textAt < 0 ? NaN : numberAt(raw, stampAt, BAR), textAt < 0 ? -1 : originAt(raw, stampAt));
       }
       // Lobby pushes and system entries (joined/left): no scenario measures them, so skip them
       // before turning the bytes into a string (a join storm's lobby batches are megabytes).
@@ -156,12 +195,16 @@ function socketIo(url: string): Promise<BenchClient> {
       create: async (title, max) => (await call('create', { title, max })).id,
       pause: () => ((socket.io.engine as any).transport.ws._socket as { pause(): void }).pause(),
       drop: () => ((socket.io.engine as any).transport.ws as WebSocket).terminate?.() ?? socket.io.engine.close(),
+      localPort: () => ((socket.io.engine as any).transport.ws._socket as { localPort: number }).localPort,
       close: () => socket.close(),
       closed,
     };
-    socket.on('message', (entry: { seq: number; text: string }) => client.onEntry(entry.seq, stampOf(entry.text)));
+    socket.on('message', (entry: { seq: number; text: string }) => client.onEntry(entry.seq, stampOf(entry.text), originOf(entry.text)));
     socket.once('connect', () => resolve(client));
-    socket.once('connect_error', reject);
+    // engine.io's "websocket error" carries the cause (ECONNREFUSED, a status code) in `description`.
+    socket.once('connect_error', (err: Error & { description?: unknown }) =>
+      reject(new Error(`${err.message}${err.description ? `: ${(err.description as Error).message ?? String(err.description)}` : ''}`)),
+    );
   });
 }
 
@@ -194,6 +237,7 @@ function bareWs(url: string): Promise<BenchClient> {
       create: async (title) => title,
       pause: () => (ws as unknown as { _socket: { pause(): void } })._socket.pause(),
       drop: () => ws.terminate(),
+      localPort: () => (ws as unknown as { _socket: { localPort: number } })._socket.localPort,
       close: () => ws.close(),
       closed,
     };
@@ -207,7 +251,7 @@ function bareWs(url: string): Promise<BenchClient> {
       } else if (raw.length === 1 && raw[0] === 0x4a) {
         joinWaiter?.();
       } else {
-        client.onEntry(0, numberAt(raw, 0, BAR));
+        client.onEntry(0, numberAt(raw, 0, BAR), originAt(raw, 0));
       }
     });
   });
@@ -215,7 +259,8 @@ function bareWs(url: string): Promise<BenchClient> {
 
 /** Connects one client of the given kind. */
 export function connectClient(kind: ServerKind, url: string): Promise<BenchClient> {
-  if (kind === 'gif-chat') return gifChat(url.replace(/^http/, 'ws'));
-  if (kind === 'socket.io') return socketIo(url);
+  const protocol = protocolOf(kind);
+  if (protocol === 'gif-chat') return gifChat(url.replace(/^http/, 'ws'));
+  if (protocol === 'socket.io') return socketIo(url);
   return bareWs(url.replace(/^http/, 'ws'));
 }

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ServerKind } from './clients';
-import { cpuMs, rssBytes } from './proc-stats';
+import { childPids, cpuMs, rssBytes, socketOwners, treeCpuMs, writeSyscalls } from './proc-stats';
+import { cell } from './services';
 import type { WorkerOps } from './worker';
 
 const dist = path.resolve(__dirname, '..');
@@ -18,20 +19,48 @@ export function startFlags(): string[] {
   return pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
 }
 
-/** A server under test, in its own process. */
+/** A server under test, in its own process (a cluster: its primary and workers). */
 export interface RunningServer {
   kind: ServerKind;
   pid: number;
   url: string;
+  /** The processes that hold client connections: the server itself, or a cluster's workers. */
+  processes: number[];
+  /** CPU ms used so far by the server: a cluster's primary and every worker. */
   cpuMs(): number;
+  /** CPU ms used so far by the Redis and PostgreSQL it uses (null: it uses none). */
+  serviceCpuMs(): { redis: number | null; postgres: number | null };
+  /** Transactions committed in its PostgreSQL database so far (reported up to a second late), or null: it uses none. */
+  commits(): number | null;
+  /** Write system calls its processes (a cluster: primary and live workers) made so far. */
+  writes(): number;
+  /** For each client TCP port, the index in `processes` of the one holding its connection (-1: none). */
+  nodeOf(clientPorts: number[]): number[];
   rss(): number;
   stop(): Promise<void>;
 }
 
-const entry: Record<ServerKind, string> = {
-  'gif-chat': path.join(dist, 'src/main.js'),
-  'socket.io': path.join(dist, 'bench/peers/socketio-server.js'),
-  'bare-ws': path.join(dist, 'bench/peers/bare-ws-server.js'),
+const gifChatMain = path.join(dist, 'src/main.js');
+const socketIoPeer = path.join(dist, 'bench/peers/socketio-server.js');
+
+/** How each kind runs: its entry, its processes, and the services it is given (a fresh database, an empty Redis). */
+const deployments: Record<ServerKind, { entry: string; workers: number; postgres: boolean; redis: boolean }> = {
+  'gif-chat': { entry: gifChatMain, workers: 1, postgres: false, redis: false },
+  'socket.io': { entry: socketIoPeer, workers: 1, postgres: false, redis: false },
+  'bare-ws': { entry: path.join(dist, 'bench/peers/bare-ws-server.js'), workers: 1, postgres: false, redis: false },
+  'gif-chat-pg': { entry: gifChatMain, workers: 1, postgres: true, redis: false },
+  'gif-chat-cluster': { entry: gifChatMain, workers: 2, postgres: true, redis: true },
+  'socket.io-cluster': { entry: socketIoPeer, workers: 2, postgres: true, redis: true },
+};
+
+/** What each kind is, for the report. */
+export const kindLabels: Record<ServerKind, string> = {
+  'gif-chat': 'gif-chat',
+  'socket.io': 'Socket.IO',
+  'bare-ws': 'bare ws',
+  'gif-chat-pg': 'gif-chat on PostgreSQL',
+  'gif-chat-cluster': 'gif-chat 2 processes',
+  'socket.io-cluster': 'Socket.IO 2 processes',
 };
 
 /**
@@ -40,12 +69,37 @@ const entry: Record<ServerKind, string> = {
  * names; everything else stays at its default.
  */
 export async function startServer(kind: ServerKind, env: Record<string, string> = {}): Promise<RunningServer> {
+  const deployment = deployments[kind];
+  const services = deployment.postgres || deployment.redis ? await cell(deployment.postgres, deployment.redis) : undefined;
+  let server: RunningServer;
+  try {
+    server = await spawnServer(kind, env, services);
+  } catch (err) {
+    await services?.release();
+    throw err;
+  }
+  running.add(server);
+  const stop = server.stop;
+  server.stop = () => stop().finally(() => running.delete(server));
+  return server;
+}
+
+/** Servers started and not stopped yet. */
+const running = new Set<RunningServer>();
+
+/** Stops every server still running (the bench run was interrupted). */
+export async function stopAllServers(): Promise<void> {
+  await Promise.all([...running].map((s) => s.stop()));
+}
+
+async function spawnServer(kind: ServerKind, env: Record<string, string>, services: Awaited<ReturnType<typeof cell>> | undefined): Promise<RunningServer> {
+  const deployment = deployments[kind];
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${kind.replace(/\W/g, '')}-`));
   // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server process there.
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   // BENCH_NODE_ARGS="--trace-gc" passes flags to the server's node (its output goes to BENCH_SERVER_LOG).
   if (process.env.BENCH_NODE_ARGS) profile.push(...process.env.BENCH_NODE_ARGS.split(' '));
-  const child = spawn(process.execPath, [...startFlags(), ...profile, entry[kind]], {
+  const child = spawn(process.execPath, [...startFlags(), ...profile, deployment.entry], {
     env: {
       PATH: process.env.PATH ?? '',
       HOST: '127.0.0.1',
@@ -53,38 +107,76 @@ export async function startServer(kind: ServerKind, env: Record<string, string> 
       DATA_DIR: dataDir,
       COOKIE_SECRET: 'bench',
       ACCESS_LOG: 'false',
+      ...(deployment.workers > 1 ? { WORKERS: String(deployment.workers) } : {}),
+      ...(services?.databaseUrl ? { DATABASE_URL: services.databaseUrl } : {}),
+      ...(services?.redisUrl ? { REDIS_URL: services.redisUrl } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
-  if (process.env.BENCH_SERVER_LOG) child.stdout!.pipe(fs.createWriteStream(process.env.BENCH_SERVER_LOG));
+  if (process.env.BENCH_SERVER_LOG) {
+    const log = fs.createWriteStream(process.env.BENCH_SERVER_LOG);
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
   child.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pid = child.pid!;
+  let processes: number[] = [];
+  /** Kills the server and any worker left behind (only while that pid still runs this entry: pids are reused). */
+  const killAll = () => {
+    child.kill('SIGKILL');
+    for (const p of processes) {
+      try {
+        if (p !== pid && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(deployment.entry)) process.kill(p, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  };
+  // Every process serving clients says it listens (a cluster's workers share one port).
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${kind} did not start: ${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${kind} did not start: ${output}`)), 30_000);
     child.stdout!.on('data', () => {
-      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(output);
-      if (m) {
+      const ports = [...output.matchAll(/listening on http:\/\/[^:]+:(\d+)/g)].map((m) => Number(m[1]));
+      if (ports.length >= deployment.workers) {
         clearTimeout(timer);
-        resolve(Number(m[1]));
+        resolve(ports[0]);
       }
     });
     void exited.then(() => reject(new Error(`${kind} exited: ${output}`)));
+  }).catch((err) => {
+    processes = childPids(pid);
+    killAll();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
   });
-  const pid = child.pid!;
+  processes = deployment.workers > 1 ? childPids(pid) : [pid];
+  if (processes.length !== deployment.workers) {
+    killAll();
+    throw new Error(`${kind}: expected ${deployment.workers} worker processes, found ${processes.length}`);
+  }
+  const clustered = deployment.workers > 1;
   return {
     kind,
     pid,
     url: `http://127.0.0.1:${port}`,
-    cpuMs: () => cpuMs(pid),
-    rss: () => rssBytes(pid),
+    processes,
+    // A cluster counts its primary, its workers and any worker that ended (reaped by the primary).
+    cpuMs: () => (clustered ? treeCpuMs(pid) : cpuMs(pid)),
+    serviceCpuMs: () => services?.cpuMs() ?? { redis: null, postgres: null },
+    commits: () => services?.commits() ?? null,
+    writes: () => writeSyscalls(pid),
+    nodeOf: (clientPorts) => socketOwners(processes, port, clientPorts),
+    rss: () => (clustered ? [pid, ...processes] : [pid]).reduce((a, p) => a + rssBytes(p), 0),
     stop: async () => {
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      child.kill('SIGKILL');
+      killAll();
       fs.rmSync(dataDir, { recursive: true, force: true });
+      await services?.release();
     },
   };
 }

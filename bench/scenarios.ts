@@ -18,7 +18,17 @@ export interface Scenario {
   run(kind: ServerKind, mode: Mode): Promise<Metrics>;
   /** Runs per cell when more than the harness's 3 are needed for a stable median. */
   reps?: number;
+  /** The servers it runs against, in report order; the first two make the ratio column. Default: `baseKinds`. */
+  kinds?: ServerKind[];
 }
+
+/** The one-process comparison: gif-chat, Socket.IO, bare ws. */
+export const baseKinds: ServerKind[] = ['gif-chat', 'socket.io', 'bare-ws'];
+/** Across processes: gif-chat and Socket.IO on 2 processes each (Redis, PostgreSQL), next to gif-chat's one process on SQLite. */
+export const clusterKinds: ServerKind[] = ['gif-chat-cluster', 'socket.io-cluster', 'gif-chat'];
+
+/** The servers a scenario runs against. */
+export const kindsOf = (scenario: Scenario): ServerKind[] => scenario.kinds ?? baseKinds;
 
 /** Limits the harness raises for load that sends faster than a person: the documented exception. */
 const FAST_SENDER = { RATE_PER_SEC: '1000000', RATE_BURST: '1000000' };
@@ -44,9 +54,11 @@ async function connectAll(workers: LoadWorker[], kind: ServerKind, url: string, 
       // Keep the round-robin global so each room gets its share whatever the worker.
       const mine = Array.from({ length: counts[i] }, (_, k) => rooms[(offset + k) % rooms.length]);
       offset += counts[i];
-      return counts[i] ? w.call('connect', { kind, url, count: counts[i], rooms: mine, join, concurrency: 100 }) : Promise.resolve({ ms: 0, connected: 0 });
+      return counts[i] ? w.call('connect', { kind, url, count: counts[i], rooms: mine, join, concurrency: 100 }) : Promise.resolve({ ms: 0, connected: 0, joinRetries: 0 });
     }),
   );
+  const retries = results.reduce((a, r) => a + r.joinRetries, 0);
+  if (retries > 0) console.warn(`${kind}: ${retries} joins answered with an error were tried again`);
   return { ms: Math.max(...results.map((r) => r.ms)) };
 }
 
@@ -59,6 +71,55 @@ function createRooms(worker: LoadWorker, kind: ServerKind, url: string, count: n
 function cpuSince(server: RunningServer, workers: LoadWorker[]): () => { server: number; generators: number } {
   const [server0, generators0] = [server.cpuMs(), generatorCpuMs(workers)];
   return () => ({ server: server.cpuMs() - server0, generators: generatorCpuMs(workers) - generators0 });
+}
+
+/** Starts a CPU reading of the Redis and PostgreSQL the server uses; calling the result gives the ms each used since (null: none). */
+function serviceCpuSince(server: RunningServer): () => { redis: number | null; postgres: number | null } {
+  const start = server.serviceCpuMs();
+  return () => {
+    const now = server.serviceCpuMs();
+    return { redis: now.redis === null ? null : now.redis - start.redis!, postgres: now.postgres === null ? null : now.postgres - start.postgres! };
+  };
+}
+
+const perDelivery = (ms: number | null, deliveries: number) => (ms === null || deliveries === 0 ? null : (ms * 1000) / deliveries);
+const percentOf = (ms: number | null, wallMs: number) => (ms === null ? null : (ms / wallMs) * 100);
+
+/**
+ * Tells every worker which server process holds each of its clients' connections (found
+ * from /proc, see proc-stats socketOwners), so receipts are split by same or other process
+ * than the sender's. Resolves with how many clients each process holds.
+ */
+async function place(server: RunningServer, workers: LoadWorker[]): Promise<number[]> {
+  const perProcess = new Array<number>(server.processes.length).fill(0);
+  let unplaced = 0;
+  for (const w of workers) {
+    const { ports } = await w.call('ports', {});
+    const nodes = server.nodeOf(ports);
+    for (const n of nodes) n >= 0 ? perProcess[n]++ : unplaced++;
+    await w.call('place', { nodes });
+  }
+  if (unplaced > 0) console.warn(`${server.kind}: ${unplaced} clients' connections were not found in any server process`);
+  if (perProcess.length > 1) console.log(`${server.kind}: clients per server process: ${perProcess.join(', ')}`);
+  return perProcess;
+}
+
+/** Receipt latency since the workers' reset, split by same or other server process than the sender's. */
+async function splitLatency(workers: LoadWorker[]) {
+  const same = new Histogram();
+  const cross = new Histogram();
+  for (const r of await Promise.all(workers.map((w) => w.call('split', {})))) {
+    same.merge(r.same);
+    cross.merge(r.cross);
+  }
+  const p99 = (h: Histogram) => (h.total ? h.percentile(99) : null);
+  const total = same.total + cross.total;
+  return {
+    p99Same: p99(same),
+    p99Cross: p99(cross),
+    crossRatio: same.total && cross.total ? cross.percentile(99) / same.percentile(99) : null,
+    crossPercent: total ? (cross.total / total) * 100 : null,
+  };
 }
 
 /**
@@ -336,5 +397,169 @@ const hostile: Scenario = {
   },
 };
 
+const clusterFanout: Scenario = {
+  name: 'cross-process fan-out',
+  about:
+    'the fan-out room (1000 members, 300 messages keeping 10 unacked, 5 runs) on 2 server processes, members spread over both; ' +
+    'server CPU is the primary\'s and both workers\'; Redis and PostgreSQL CPU are their own rows; latency from send to receipt split by whether the receiver is on the sender\'s process',
+  reps: 5,
+  kinds: clusterKinds,
+  metrics: [
+    { key: 'deliveriesPerSec', label: 'deliveries/s', better: 'higher' },
+    { key: 'cpuUsPerDelivery', label: 'server CPU µs/delivery (all processes)', better: 'lower' },
+    { key: 'redisCpuUsPerDelivery', label: 'Redis CPU µs/delivery', better: 'lower' },
+    { key: 'postgresCpuUsPerDelivery', label: 'PostgreSQL CPU µs/delivery', better: 'lower' },
+    { key: 'writesPerDelivery', label: 'server write syscalls/delivery', better: 'lower' },
+    { key: 'p99Same', label: 'p99 ms, receiver on the sender\'s process', better: 'lower' },
+    { key: 'p99Cross', label: 'p99 ms, receiver on the other process', better: 'lower' },
+    { key: 'crossPercent', label: 'deliveries to the other process %', better: 'higher' },
+  ],
+  async run(kind, mode) {
+    const members = pick(mode, 1000, 1000, 20);
+    const messages = pick(mode, 300, 300, 20);
+    return withServer(kind, FAST_SENDER, (server) =>
+      withWorkers(3, async ([sender, ...receivers]) => {
+        const all = [sender, ...receivers];
+        const [room] = await createRooms(sender, kind, server.url, 1, 10_000);
+        await connectAll(receivers, kind, server.url, members - 1, [room]);
+        await sender.call('connect', { kind, url: server.url, count: 1, rooms: [room], join: true, concurrency: 1 });
+        await place(server, all);
+        await settle(server, all, pick(mode, 1000, 1000, 200), pick(mode, 10_000, 10_000, 1000));
+        await Promise.all(all.map((w) => w.call('reset', {}).then(() => w.call('track', { latency: true, seqs: false }))));
+        const cpu0 = server.cpuMs();
+        const writes0 = server.writes();
+        const services = serviceCpuSince(server);
+        const burst = await sender.call('burst', { index: 0, count: messages, window: 10, size: 32 });
+        const done = await waitForReceipts(all, messages * members, 60_000);
+        const cpu = server.cpuMs() - cpu0;
+        const writes = server.writes() - writes0;
+        const used = services();
+        const seconds = (done.lastReceipt - burst.start) / 1000;
+        const { p99Same, p99Cross, crossPercent } = await splitLatency(all);
+        return {
+          deliveriesPerSec: done.received / seconds,
+          cpuUsPerDelivery: (cpu * 1000) / done.received,
+          redisCpuUsPerDelivery: perDelivery(used.redis, done.received),
+          postgresCpuUsPerDelivery: perDelivery(used.postgres, done.received),
+          writesPerDelivery: writes / done.received,
+          p99Same,
+          p99Cross,
+          crossPercent,
+          delivered: done.received,
+        };
+      }),
+    );
+  },
+};
+
+const clusterChatty: Scenario = {
+  name: 'cross-process chatty rooms',
+  about:
+    'the chatty rooms (5000 clients in 500 rooms of 10, one message a second each, 30 s; quick 10 s) on 2 server processes, each room\'s members spread over both; ' +
+    'latency from send to receipt split by whether the receiver is on the sender\'s process (the same-process and cross-process figures come from the same cell)',
+  kinds: clusterKinds,
+  metrics: [
+    { key: 'p50', label: 'latency p50 ms', better: 'lower' },
+    { key: 'p99', label: 'latency p99 ms', better: 'lower' },
+    { key: 'p99Same', label: 'p99 ms, receiver on the sender\'s process', better: 'lower' },
+    { key: 'p99Cross', label: 'p99 ms, receiver on the other process', better: 'lower' },
+    { key: 'crossRatio', label: 'p99 other process / sender\'s process', better: 'lower' },
+    { key: 'max', label: 'latency max ms', better: 'lower' },
+    { key: 'cpuPercent', label: 'server CPU % (all processes)', better: 'lower' },
+    { key: 'redisCpuPercent', label: 'Redis CPU %', better: 'lower' },
+    { key: 'postgresCpuPercent', label: 'PostgreSQL CPU %', better: 'lower' },
+    { key: 'generatorCpuPercent', label: 'load generators CPU % (of one core)', better: 'lower' },
+    { key: 'crossPercent', label: 'deliveries to the other process %', better: 'higher' },
+  ],
+  async run(kind, mode) {
+    const clients = pick(mode, 5000, 5000, 20);
+    const durationMs = pick(mode, 30_000, 10_000, 500);
+    return withServer(kind, {}, (server) =>
+      withWorkers(2, async (workers) => {
+        const rooms = await createRooms(workers[0], kind, server.url, clients / 10, 10);
+        await connectAll(workers, kind, server.url, clients, rooms);
+        await place(server, workers);
+        await settle(server, workers, pick(mode, 5000, 5000, 200), pick(mode, 20_000, 20_000, 1000));
+        await Promise.all(workers.map((w) => w.call('reset', {}).then(() => w.call('track', { latency: true, seqs: false }))));
+        const used = cpuSince(server, workers);
+        const services = serviceCpuSince(server);
+        const t0 = Date.now();
+        const sent = await Promise.all(workers.map((w) => w.call('paced', { rate: 1, durationMs })));
+        const cpu = used();
+        const serviceCpu = services();
+        const wall = Date.now() - t0;
+        const acked = sent.reduce((a, s) => a + s.acked, 0);
+        const done = await waitForReceipts(workers, acked * 10, 5000);
+        return {
+          p50: done.latency.percentile(50),
+          p99: done.latency.percentile(99),
+          ...(await splitLatency(workers)),
+          max: done.latency.max,
+          cpuPercent: (cpu.server / wall) * 100,
+          redisCpuPercent: percentOf(serviceCpu.redis, wall),
+          postgresCpuPercent: percentOf(serviceCpu.postgres, wall),
+          generatorCpuPercent: (cpu.generators / wall) * 100,
+          generatorLoopP99: done.loopP99,
+          acked,
+        };
+      }),
+    );
+  },
+};
+
+const durablePostgres: Scenario = {
+  name: 'durable throughput on PostgreSQL',
+  about:
+    '50 senders in their own rooms keeping 16 messages unacked, each message with a nonce of its own (the server checks it against the stored ones), against one gif-chat process ' +
+    'on PostgreSQL (at its durable defaults: an ack means the commit was flushed to disk) and, in the same run, on SQLite (WAL, synchronous=NORMAL)',
+  kinds: ['gif-chat-pg', 'gif-chat'],
+  metrics: [
+    { key: 'ackedPerSec', label: 'messages acked/s', better: 'higher' },
+    { key: 'cpuUsPerAck', label: 'server CPU µs/ack', better: 'lower' },
+    { key: 'postgresCpuUsPerAck', label: 'PostgreSQL CPU µs/ack', better: 'lower' },
+    { key: 'cpuPercent', label: 'server CPU %', better: 'lower' },
+    { key: 'postgresCpuPercent', label: 'PostgreSQL CPU %', better: 'lower' },
+    { key: 'ackedPerTransaction', label: 'messages per PostgreSQL transaction', better: 'higher' },
+  ],
+  async run(kind, mode) {
+    const senders = pick(mode, 50, 50, 2);
+    const durationMs = pick(mode, 10_000, 5000, 800);
+    return withServer(kind, FAST_SENDER, (server) =>
+      withWorkers(2, async (workers) => {
+        const rooms = await createRooms(workers[0], kind, server.url, senders, 10);
+        const counts = split(senders, 2);
+        await workers[1].call('connect', { kind, url: server.url, count: counts[1], rooms: rooms.slice(counts[0]), join: true, concurrency: 50 });
+        await workers[0].call('connect', { kind, url: server.url, count: counts[0], rooms: rooms.slice(0, counts[0]), join: true, concurrency: 50 });
+        // PostgreSQL's transaction count, read before and a second after (backends report it once a second), outside the CPU window.
+        await sleep(1100);
+        const commits0 = server.commits();
+        const cpu0 = server.cpuMs();
+        const services = serviceCpuSince(server);
+        const results = await Promise.all([
+          workers[0].call('flood', { senders: counts[0], window: 16, durationMs, gapMs: 0, skip: 0, nonces: true }),
+          workers[1].call('flood', { senders: counts[1], window: 16, durationMs, gapMs: 0, skip: 0, nonces: true }),
+        ]);
+        const cpu = server.cpuMs() - cpu0;
+        const used = services();
+        await sleep(commits0 === null ? 0 : 1100);
+        const commits = commits0 === null ? null : server.commits()! - commits0;
+        const acked = results.reduce((a, r) => a + Object.values(r.acked).reduce((b, s) => b + s.length, 0), 0);
+        const wall = Math.max(...results.map((r) => r.ms));
+        return {
+          ackedPerSec: acked / (wall / 1000),
+          cpuUsPerAck: perDelivery(cpu, acked),
+          postgresCpuUsPerAck: perDelivery(used.postgres, acked),
+          cpuPercent: percentOf(cpu, wall),
+          postgresCpuPercent: percentOf(used.postgres, wall),
+          ackedPerTransaction: commits ? acked / commits : null,
+          inFlight: senders * 16,
+          acked,
+          failed: results.reduce((a, r) => a + r.failed, 0),
+        };
+      }),
+    );
+  },
+};
+
 /** Every scenario, in report order. */
-export const scenarios: Scenario[] = [fanout, chatty, idle, reconnect, durable, requestAck, hostile];
+export const scenarios: Scenario[] = [fanout, chatty, idle, reconnect, durable, requestAck, hostile, clusterFanout, clusterChatty, durablePostgres];

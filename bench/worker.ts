@@ -14,6 +14,8 @@ interface Tracked {
   seen: number[];
   /** Seq below which this client makes no claim (the first join's starting point). */
   floor: number;
+  /** Which server process holds this client's connection (index; -1 until `place` tells). */
+  node: number;
 }
 
 const state = {
@@ -23,7 +25,12 @@ const state = {
   received: 0,
   lastReceipt: 0,
   latency: new Histogram(),
+  /** Latency of receipts whose sender was on this receiver's server process, and on another one. */
+  sameNode: new Histogram(),
+  crossNode: new Histogram(),
   trackSeqs: false,
+  /** Joins tried again after an error answer (see joinRetrying). */
+  joinRetries: 0,
   measureLatency: false,
 };
 
@@ -32,14 +39,18 @@ const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 loopDelay.enable();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const payload = (size: number) => `${now().toFixed(3)}|${'x'.repeat(Math.max(0, size))}`;
+/** A message text: the send time, then (when known) `|<node>` of the sender's server process, then padding. */
+const payload = (size: number, node = -1) => `${now().toFixed(3)}${node >= 0 && node <= 9 ? `|${node}` : ''}|${'x'.repeat(Math.max(0, size))}`;
 
 function listen(t: Tracked): void {
-  t.client.onEntry = (seq, sentAt) => {
+  t.client.onEntry = (seq, sentAt, origin) => {
     state.received++;
     const at = now();
     state.lastReceipt = at;
-    if (state.measureLatency) state.latency.record(at - sentAt);
+    if (state.measureLatency) {
+      state.latency.record(at - sentAt);
+      if (origin >= 0 && t.node >= 0) (origin === t.node ? state.sameNode : state.crossNode).record(at - sentAt);
+    }
     if (state.trackSeqs) t.seen.push(seq);
   };
 }
@@ -57,6 +68,23 @@ async function pool<T>(items: T[], limit: number, fn: (item: T, index: number) =
   );
 }
 
+/**
+ * Joins, trying again (5 times at most, backing off) when the server answers with an error:
+ * a store under a connect storm may answer `unavailable` (PostgreSQL's pool busy past its
+ * timeout), and a client is told to retry then.
+ */
+async function joinRetrying(client: BenchClient, room: string): Promise<number[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.join(room);
+    } catch (err) {
+      if (attempt >= 5 || /closed/.test(String(err))) throw err;
+      state.joinRetries++;
+      await sleep(100 * attempt + Math.random() * 100);
+    }
+  }
+}
+
 const ops = {
   /** Connects `count` clients; client i joins rooms[i % rooms.length] when `join`. */
   async connect(a: { kind: ServerKind; url: string; count: number; rooms: string[]; join: boolean; concurrency: number }) {
@@ -66,17 +94,17 @@ const ops = {
     const fresh: Tracked[] = [];
     await pool(Array.from({ length: a.count }, (_, i) => i), a.concurrency, async (i) => {
       const client = await connectClient(a.kind, a.url);
-      const t: Tracked = { client, room: a.rooms[i % a.rooms.length], seen: [], floor: 0 };
+      const t: Tracked = { client, room: a.rooms[i % a.rooms.length], seen: [], floor: 0, node: -1 };
       listen(t);
       if (a.join) {
-        const history = await client.join(t.room);
+        const history = await joinRetrying(client, t.room);
         t.floor = history.length ? Math.max(...history) : 0;
         t.seen.push(...history);
       }
       fresh.push(t);
     });
     state.clients.push(...fresh);
-    return { ms: now() - start, connected: fresh.length };
+    return { ms: now() - start, connected: fresh.length, joinRetries: state.joinRetries };
   },
 
   /** Starts or stops measuring latency and seqs of receipts. */
@@ -95,10 +123,28 @@ const ops = {
     };
   },
 
+  /** The local TCP port of each client, in order (the coordinator finds which server process holds each). */
+  async ports(_?: object) {
+    return { ports: state.clients.map((t) => t.client.localPort()) };
+  },
+
+  /** Which server process holds each client's connection, in the order of `ports`. */
+  async place(a: { nodes: number[] }) {
+    state.clients.forEach((t, i) => (t.node = a.nodes[i] ?? -1));
+    return {};
+  },
+
+  /** Latency since the last reset, split by whether the sender was on the receiver's server process. */
+  async split(_?: object) {
+    return { same: state.sameNode.toJSON(), cross: state.crossNode.toJSON() };
+  },
+
   async reset(_?: object) {
     state.received = 0;
     state.lastReceipt = 0;
     state.latency = new Histogram();
+    state.sameNode = new Histogram();
+    state.crossNode = new Histogram();
     loopDelay.reset();
     return {};
   },
@@ -121,7 +167,8 @@ const ops = {
   async burst(a: { index: number; count: number; window: number; size: number }) {
     const t = state.clients[a.index];
     const start = now();
-    const text = payload(a.size);
+    const text = payload(a.size, t.node);
+    const tail = text.slice(text.indexOf('|'));
     let sent = 0;
     let acked = 0;
     const seqs: number[] = [];
@@ -129,7 +176,7 @@ const ops = {
       Array.from({ length: a.window }, async () => {
         while (sent < a.count) {
           sent++;
-          seqs.push(await t.client.send(t.room, `${now().toFixed(3)}${text.slice(text.indexOf('|'))}`));
+          seqs.push(await t.client.send(t.room, `${now().toFixed(3)}${tail}`));
           acked++;
         }
       }),
@@ -150,7 +197,7 @@ const ops = {
         while (now() < stopAt) {
           const due = now() + gap;
           sent++;
-          t.client.send(t.room, payload(32)).then(
+          t.client.send(t.room, payload(32, t.node)).then(
             () => acked++,
             () => failed++,
           );
@@ -164,19 +211,21 @@ const ops = {
 
   /**
    * Clients skip..skip+senders each keep `window` messages in flight for `durationMs`,
-   * pausing `gapMs` after each ack; returns the acked seqs by room.
+   * pausing `gapMs` after each ack; returns the acked seqs by room. With `nonces`, every
+   * message carries a nonce of its own (the server checks each against the stored ones).
    */
-  async flood(a: { senders: number; window: number; durationMs: number; gapMs: number; skip: number }) {
+  async flood(a: { senders: number; window: number; durationMs: number; gapMs: number; skip: number; nonces?: boolean }) {
     const stopAt = now() + a.durationMs;
     const acked: Record<string, number[]> = {};
     let failed = 0;
+    let nonce = 0;
     const start = now();
     await Promise.all(
       state.clients.slice(a.skip, a.skip + a.senders).flatMap((t) =>
         Array.from({ length: a.window }, async () => {
           while (now() < stopAt) {
             try {
-              const seq = await t.client.send(t.room, payload(32));
+              const seq = await t.client.send(t.room, payload(32), a.nonces ? `${process.pid}-${++nonce}` : undefined);
               (acked[t.room] ??= []).push(seq);
               if (a.gapMs) await sleep(a.gapMs);
             } catch {
