@@ -43,6 +43,9 @@ export type RedisBus = Bus & {
 
 type Client = ReturnType<typeof createClient>;
 
+/** A round's events for one topic leave in messages of at most this many bytes (a receiver parses each in one go). */
+export const PUBLISH_BATCH_BYTES = 256 * 1024;
+
 /** A topic followed here: its handlers, and the SUBSCRIBE that makes it live. */
 interface TopicState {
   handlers: Set<BusHandler>;
@@ -152,11 +155,15 @@ export async function closeRedis(client: Client, ms = 1000): Promise<void> {
  * - One publisher connection and one dedicated subscriber connection. Topic `t` is channel
  *   `<prefix>t`; the channel is SUBSCRIBEd with the topic's first local handler and
  *   UNSUBSCRIBEd with its last, so a process receives only the rooms it has members in.
- * - `publish` encodes the event once (JSON), sends PUBLISH (fire and forget), then calls the
- *   local handlers synchronously, as the in-process bus does: local delivery never waits for
- *   Redis and survives its outages. Each message carries this bus's id, and the copy Redis
- *   sends back to this process is dropped. Remote order per publisher and topic is PUBLISH
- *   order on one connection. While the publisher is not connected (or too many publishes
+ * - `publish` calls the local handlers synchronously, as the in-process bus does (local
+ *   delivery never waits for Redis and survives its outages), and encodes the event once
+ *   (JSON) for the other processes. Events published to one topic while one callback and its
+ *   microtasks run (a committed batch's entries) leave as ONE message, a JSON array, flushed on
+ *   process.nextTick (at most PUBLISH_BATCH_BYTES each): a receiving process then fans a
+ *   batch out to its sockets in one write each, as the publishing process does, instead of
+ *   one write per entry. Fire and forget. Each message carries this bus's id, and the copy
+ *   Redis sends back to this process is dropped. Remote order per publisher and topic is
+ *   PUBLISH order on one connection (events in an array in publish order). While the publisher is not connected (or too many publishes
  *   await Redis's reply), the remote copy is dropped and counted: at most once, no queue.
  * - `subscribe` resolves once Redis confirmed the SUBSCRIBE; it rejects with `unavailable`
  *   when Redis is not reachable (the handler is not added).
@@ -274,14 +281,15 @@ export async function openRedisBus(url: string, options: RedisBusOptions): Promi
     if (closed || message.startsWith(id)) return; // our own: delivered locally already
     const topic = channel.slice(prefix.length);
     if (!topics.has(topic)) return;
-    let event: BusEvent;
+    let decoded: BusEvent | BusEvent[];
     try {
-      event = JSON.parse(message.slice(ID_LENGTH)) as BusEvent;
+      decoded = JSON.parse(message.slice(ID_LENGTH)) as BusEvent | BusEvent[];
     } catch {
       logger.warn(`bus: dropped a message on ${channel} that is not JSON`);
       return;
     }
-    deliver(topic, event);
+    if (!Array.isArray(decoded)) return deliver(topic, decoded);
+    for (const event of decoded) deliver(topic, event);
   }
 
   function onProbe(message: string): void {
@@ -289,14 +297,13 @@ export async function openRedisBus(url: string, options: RedisBusOptions): Promi
   }
 
   /** Counts a dropped publish; warns at most every DROP_LOG_MS. */
-  function countDrop(): void {
-    dropped++;
+  function countDrop(events = 1): void {
+    dropped += events;
     const now = Date.now();
     if (closed || now - droppedLoggedAt < DROP_LOG_MS) return;
     logger.warn(`bus: dropping publishes (Redis unreachable, or too many awaiting its reply): ${dropped} so far; receivers refill from the store`);
     droppedLoggedAt = now;
   }
-  const publishFailed = () => countDrop();
 
   /** SUBSCRIBEs the topic's channel on the current subscriber; rejects with `unavailable`. */
   async function subscribeChannel(topic: string): Promise<void> {
@@ -443,17 +450,53 @@ export async function openRedisBus(url: string, options: RedisBusOptions): Promi
     await Promise.all([closeRedis(pub), closeRedis(sub)]);
   }
 
+  // Events waiting for this round's PUBLISH, by topic (encoded, in publish order).
+  let outgoing = new Map<string, { parts: string[]; bytes: number }>();
+  let flushScheduled = false;
+  const send = (topic: string, parts: string[]) => {
+    try {
+      const message = parts.length === 1 ? id + parts[0] : `${id}[${parts.join(',')}]`;
+      if (pub.isReady) pub.publish(prefix + topic, message).catch(() => countDrop(parts.length));
+      else countDrop(parts.length);
+    } catch (err) {
+      // A full queue rejects (handled above); anything thrown here is a bug, never the caller's.
+      countDrop(parts.length);
+      logger.error(`bus: publishing to ${topic} failed`, err);
+    }
+  };
+  const flushOutgoing = () => {
+    flushScheduled = false;
+    const due = outgoing;
+    outgoing = new Map();
+    if (closed) return;
+    for (const [topic, batch] of due) send(topic, batch.parts);
+  };
+
   return {
     publish(topic, event) {
       if (closed) return;
+      let json: string | undefined;
       try {
-        const message = id + JSON.stringify(event);
-        if (pub.isReady) pub.publish(prefix + topic, message).catch(publishFailed);
-        else countDrop();
+        json = JSON.stringify(event);
       } catch (err) {
-        // A full queue rejects (handled above); anything thrown here is a bug, never the caller's.
         countDrop();
-        logger.error(`bus: publishing to ${topic} failed`, err);
+        logger.error(`bus: encoding an event for ${topic} failed`, err);
+      }
+      // Not connected: dropped now (at most once: no queue builds up during an outage).
+      if (json !== undefined && !pub.isReady) countDrop();
+      else if (json !== undefined) {
+        let batch = outgoing.get(topic);
+        if (batch !== undefined && batch.bytes + json.length > PUBLISH_BATCH_BYTES) {
+          send(topic, batch.parts);
+          batch = undefined;
+        }
+        if (batch === undefined) outgoing.set(topic, (batch = { parts: [], bytes: 0 }));
+        batch.parts.push(json);
+        batch.bytes += json.length + 1;
+        if (!flushScheduled) {
+          flushScheduled = true;
+          process.nextTick(flushOutgoing);
+        }
       }
       deliver(topic, event);
     },

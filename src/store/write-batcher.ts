@@ -17,9 +17,15 @@ interface Pending {
  */
 const SLOW_FAILURE_MS = 250;
 
+/** At most this many ops share one transaction (a bound on its size and on how long it holds room locks). */
+export const MAX_BATCH_OPS = 2000;
+
 /**
- * Groups appends into one `store.append` (one transaction) per event-loop turn. Batches
- * commit one at a time and in order. After a batch commits, each op's `onCommit` runs
+ * Groups appends into one `store.append` (one transaction). Batches commit one at a time
+ * and in order: the appends of one event-loop turn form a batch, and while a batch is
+ * committing, everything queued meanwhile waits and becomes the next batch (group commit:
+ * with a storage whose commit takes milliseconds, as PostgreSQL's flush to disk does, a batch
+ * grows with the load instead of each turn paying for a commit of its own). After a batch commits, each op's `onCommit` runs
  * synchronously in queue order (that is where entries are published, so publishes follow
  * seq order), then the promises resolve (that is where acks go out).
  *
@@ -30,6 +36,7 @@ const SLOW_FAILURE_MS = 250;
 export class WriteBatcher {
   private queue: Pending[] = [];
   private scheduled = false;
+  private committing = false;
   private running: Promise<void> = Promise.resolve();
 
   constructor(
@@ -46,7 +53,8 @@ export class WriteBatcher {
   append(op: AppendOp, onCommit?: (result: AppendResult) => void): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ op, onCommit, resolve, reject });
-      if (!this.scheduled) {
+      // While a batch commits, the queue waits for it (the commit's end flushes it).
+      if (!this.scheduled && !this.committing) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
@@ -58,16 +66,21 @@ export class WriteBatcher {
     do {
       if (this.queue.length > 0) this.flush();
       await this.running;
-    } while (this.queue.length > 0);
+    } while (this.queue.length > 0 || this.committing);
   }
 
   private flush(): void {
     this.scheduled = false;
-    const batch = this.queue;
-    if (batch.length === 0) return;
-    this.queue = [];
-    // commit() settles every op of the batch and never rejects, so the chain never breaks.
-    this.running = this.running.then(() => this.commit(batch));
+    if (this.committing || this.queue.length === 0) return;
+    const batch = this.queue.length <= MAX_BATCH_OPS ? this.queue : this.queue.slice(0, MAX_BATCH_OPS);
+    this.queue = batch === this.queue ? [] : this.queue.slice(MAX_BATCH_OPS);
+    this.committing = true;
+    // commit() settles every op of the batch and never rejects.
+    this.running = this.commit(batch).then(() => {
+      this.committing = false;
+      // What queued during the commit goes next, at once.
+      if (this.queue.length > 0) this.flush();
+    });
   }
 
   private async commit(batch: Pending[]): Promise<void> {

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { createClient } from 'redis';
 import { Bus, BusEvent } from '../../src/bus/bus';
-import { openRedisBus, RedisBus, RedisBusOptions } from '../../src/bus/redis-bus';
+import { openRedisBus, PUBLISH_BATCH_BYTES, RedisBus, RedisBusOptions } from '../../src/bus/redis-bus';
 import { silentLogger } from '../../src/logger';
 import { ChatError } from '../../src/protocol/errors';
 import { RedisServer, startRedis } from '../helpers/services';
@@ -125,6 +125,35 @@ describe('redis bus', () => {
     expect(gotA.length).toBe(21);
     expect(gotB.length).toBe(21);
     expect(a.stats()).toMatchObject({ connected: true, dropped: 0 });
+  });
+
+  test("a round's events for one topic leave as one message (a receiver fans a batch out at once), split past PUBLISH_BATCH_BYTES, order kept", async () => {
+    const a = await track(open());
+    const b = await track(open());
+    const listener = await admin();
+    const messages: string[] = [];
+    await listener.subscribe('gifchat:room:batch', (message) => messages.push(message));
+    try {
+      const got: number[] = [];
+      await b.subscribe('room:batch', (e) => got.push(seqOf(e)));
+      for (let i = 1; i <= 50; i++) a.publish('room:batch', entry(i, 'batch'));
+      a.publish('room:other', entry(1, 'other'));
+      expect(await until(() => got.length === 50)).toBe(true);
+      expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(messages).toHaveLength(1);
+      expect(JSON.parse(messages[0].slice(messages[0].indexOf('['))).map((e: any) => e.entry.seq)).toEqual(got);
+      // Big events: a round of ~1 MB leaves in messages of at most PUBLISH_BATCH_BYTES.
+      messages.length = 0;
+      got.length = 0;
+      const big = (seq: number): BusEvent => ({ type: 'entry', entry: { room: 'batch', seq, user: { id: 'u_a', name: 'A', color: '#000000' }, text: 'x'.repeat(10_000), ts: seq } });
+      for (let i = 1; i <= 100; i++) a.publish('room:batch', big(i));
+      expect(await until(() => got.length === 100)).toBe(true);
+      expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      expect(messages.length).toBeGreaterThanOrEqual(Math.ceil((100 * 10_000) / PUBLISH_BATCH_BYTES));
+      for (const m of messages) expect(m.length).toBeLessThanOrEqual(PUBLISH_BATCH_BYTES + 20_000);
+    } finally {
+      await listener.quit().catch(() => {});
+    }
   });
 
   test('a topic is subscribed in Redis only while this process has a handler for it', async () => {

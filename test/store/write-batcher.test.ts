@@ -3,7 +3,7 @@ import { Logger, silentLogger } from '../../src/logger';
 import { ChatError } from '../../src/protocol/errors';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { AppendOp, AppendResult, Store } from '../../src/store/store';
-import { WriteBatcher } from '../../src/store/write-batcher';
+import { MAX_BATCH_OPS, WriteBatcher } from '../../src/store/write-batcher';
 import { faultyStore, FaultyStore } from '../helpers/faulty-store';
 import { tempDir } from './temp-dir';
 
@@ -74,6 +74,38 @@ describe('WriteBatcher', () => {
     expect(most).toBe(1);
     expect(calls).toHaveLength(2);
     expect(order).toEqual(['a', 'b']);
+  });
+
+  test('group commit: what queues over many turns while a batch commits becomes one next batch, within MAX_BATCH_OPS', async () => {
+    const slow: Store = {
+      ...counting,
+      append: async (ops) => {
+        await new Promise((r) => setTimeout(r, 30));
+        return counting.append(ops);
+      },
+    };
+    const batcher = new WriteBatcher(slow, silentLogger);
+    const first = batcher.append(message('r1', 'first'));
+    await new Promise((r) => setImmediate(r)); // the first batch is committing
+    const more: Promise<AppendResult>[] = [];
+    for (let turn = 0; turn < 10; turn++) {
+      for (let i = 0; i < 10; i++) more.push(batcher.append(message(`r${(i % 3) + 1}`, `t${turn}-${i}`)));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all([first, ...more]);
+    expect(calls.map((ops) => ops.length)).toEqual([1, 100]);
+    // Order within the batch is queue order: r1's seqs follow the order its texts were queued in.
+    const queuedToR1 = ['first'];
+    for (let turn = 0; turn < 10; turn++) for (let i = 0; i < 10; i += 3) queuedToR1.push(`t${turn}-${i}`);
+    expect((await real.entriesAfter('r1', 0, 1000)).map((e) => ('text' in e ? e.text : ''))).toEqual(queuedToR1);
+
+    // A backlog larger than MAX_BATCH_OPS is split.
+    calls = [];
+    const held = batcher.append(message('r2', 'hold'));
+    await new Promise((r) => setImmediate(r));
+    const flood = Array.from({ length: MAX_BATCH_OPS + 5 }, (_, i) => batcher.append(message('r3', `f${i}`)));
+    await Promise.all([held, ...flood]);
+    expect(calls.map((ops) => ops.length)).toEqual([1, MAX_BATCH_OPS, 5]);
   });
 
   test('onCommit runs for every op in queue order, with its result, before any promise of the batch resolves', async () => {
