@@ -19,6 +19,12 @@ export interface MessageEntry {
   user: UserInfo;
   text?: string;
   gif?: string;
+  /**
+   * With `gif`, when known: the GIF's size in pixels (integers, from its logical screen
+   * descriptor), so a client can reserve the image's box before it loads.
+   */
+  width?: number;
+  height?: number;
   ts: number;
   nonce?: string;
 }
