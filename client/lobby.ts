@@ -42,7 +42,10 @@ function render(): void {
   const query = filter.value.trim();
   const sorted = [...rooms.values()].sort(byActivity);
   const shown = sorted.filter((room) => matchesFilter(room, query));
+  // Rows are rendered anew: the room whose link has the focus keeps it.
+  const focused = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('#rooms li[data-room-id]')?.dataset.roomId;
   list.replaceChildren(...shown.map(renderRoom));
+  if (focused) list.querySelector<HTMLAnchorElement>(`li[data-room-id="${CSS.escape(focused)}"] a.title`)?.focus({ preventScroll: true });
   empty.hidden = rooms.size > 0;
   noMatch.hidden = rooms.size === 0 || shown.length > 0;
 }

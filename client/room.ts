@@ -132,7 +132,7 @@ function startRoom(): void {
     scrollToEnd();
     unread = 0;
     renderJump();
-    input.focus();
+    if (!touch) input.focus(); // on a phone, no keyboard popping up to read
   });
   /** Something new arrived from someone else: counted when the reader is not following. */
   const arrived = () => {
@@ -609,7 +609,7 @@ function startRoom(): void {
       const node = outboxNodes.get(nonce);
       if (node) unplace(node);
       outboxNodes.delete(nonce);
-      input.focus();
+      if (!touch) input.focus();
       return;
     }
     const item = state.retry(nonce);
@@ -622,7 +622,7 @@ function startRoom(): void {
     renderOutboxItem(item);
     scrollToEnd();
     flush();
-    input.focus();
+    if (!touch) input.focus();
   });
   // The large GIF closes on a click anywhere (on the image or around it), and on Esc.
   viewer.addEventListener('click', (event) => {

@@ -247,6 +247,8 @@ describe('2. whispers', () => {
     await alice.press('#text', 'Enter');
     await bob.waitForSelector('#log li.whisper:has-text("psst, just us")');
     await alice.waitForSelector('#log li.whisper:has-text("psst, just us")');
+    // Her copy names whom it went to (own messages hide her name; this is Bob's).
+    expect(await alice.$eval('#log li.whisper.mine .who', (w) => [w.textContent, w.getBoundingClientRect().width > 10])).toEqual(['Bob', true]);
     expect(await alice.isVisible('#whisper-to')).toBe(false);
     expect(await alice.textContent('#send-button')).toBe('Send');
     await alice.fill('#text', 'for everyone');
@@ -550,9 +552,11 @@ describe('10. the lobby', () => {
     expect(await page.textContent(`#rooms li[data-room-id="${locked.id}"] .badge.lock`)).toBe('Password');
     expect(await page.$(`#rooms li[data-room-id="${locked.id}"] a .badge`)).toBeNull();
 
-    // The pair fills up: the lobby shows it full, live.
+    // The pair fills up: the lobby shows it full, live (and a keyboard user's focus stays put).
+    await page.focus(`#rooms li[data-room-id="${locked.id}"] a`);
     await bob.client.request('join', { room: pair.id });
     await page.waitForSelector(`#rooms li.full[data-room-id="${pair.id}"] .badge.full:has-text("Full")`);
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Secret garden');
     expect(await page.textContent(`#rooms li[data-room-id="${pair.id}"] .count strong`)).toBe('2 / 2');
     expect((await order())[0]).toBe('Pair');
 
@@ -568,19 +572,26 @@ describe('10. the lobby', () => {
     await page.fill('#room-filter', '');
     expect(await order()).toHaveLength(3);
 
-    // A room screenshot, desktop size, with a GIF and a whisper in it.
-    await upload(s, ann.cookie, pair.id, makeGif(96));
+    // A room screenshot, desktop size, with a link, a GIF, a run, a whisper and whisper mode on.
     const quiet = await newPage();
     await quiet.goto(s.url);
     await quiet.click('#rooms li:has-text("Quiet corner") a');
     await quiet.waitForSelector('#conn-state[data-state="online"]');
     await quiet.waitForSelector('#members li:has-text("Bob")');
-    await bob.client.request('message', { room: (await quiet.getAttribute('#room', 'data-room-id'))!, text: 'Welcome! Links work: https://example.com/cats' });
+    const quietId = (await quiet.getAttribute('#room', 'data-room-id'))!;
+    await bob.client.request('message', { room: quietId, text: 'Welcome! Links work: https://example.com/cats' });
+    await upload(s, bob.cookie, quietId, makeGif(96));
+    await bob.client.request('message', { room: quietId, text: 'and GIFs, of course' });
+    await quiet.waitForFunction(() => (document.querySelector('#log img.gif') as HTMLImageElement | null)?.complete === true);
     await quiet.fill('#text', 'Thanks, nice room');
     await quiet.press('#text', 'Enter');
     await quiet.waitForSelector('#log li.mine:not(.pending)');
     await quiet.click('#members li:has-text("Bob") button[data-action="whisper"]');
-    await quiet.fill('#text', 'a whisper, for Bob only');
+    await quiet.fill('#text', 'psst, Bob');
+    await quiet.press('#text', 'Enter');
+    await quiet.waitForSelector('#log li.whisper');
+    await quiet.click('#members li:has-text("Bob") button[data-action="whisper"]');
+    await quiet.fill('#text', 'another whisper, for Bob only');
     await quiet.screenshot({ path: path.join(artifacts, 'ui-room.png') });
   });
 });
