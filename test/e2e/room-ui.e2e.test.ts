@@ -560,6 +560,7 @@ describe('10. the lobby', () => {
     expect(await page.textContent(`#rooms li[data-room-id="${pair.id}"] .count strong`)).toBe('2 / 2');
     expect((await order())[0]).toBe('Pair');
 
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     await page.screenshot({ path: path.join(artifacts, 'ui-lobby.png') });
 
     await page.fill('#room-filter', 'secret');
