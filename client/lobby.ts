@@ -1,55 +1,95 @@
 import { ChatSocket, type RequestError, showState } from './chat-socket.js';
-import { el, localizeTimes, timeOf } from './dom.js';
+import { readableColor } from './colors.js';
+import { decorateName, el, localizeTimes, richText, timeOf, userName } from './dom.js';
 import { plainWords } from './errors.js';
-import type { Renamed, RoomInfo, UserInfo, Welcome } from './protocol.js';
+import type { Renamed, RoomInfo, UserInfo, Welcome, Whisper } from './protocol.js';
+import { byActivity, fullDate, isFull, lastActive, matchesFilter } from './timeline.js';
 
 const socket = new ChatSocket();
 showState(socket);
-localizeTimes(document);
 
 const list = document.getElementById('rooms') as HTMLUListElement;
 const empty = document.getElementById('no-rooms') as HTMLElement;
+const noMatch = document.getElementById('no-match') as HTMLElement;
+const filter = document.getElementById('room-filter') as HTMLInputElement;
 const nameForm = document.getElementById('name-form') as HTMLFormElement;
 const nameInput = document.getElementById('name-input') as HTMLInputElement;
+const nameButton = nameForm.querySelector('button[type="submit"]') as HTMLButtonElement;
 const nameMessage = document.getElementById('name-message') as HTMLElement;
+const whispers = document.getElementById('whispers') as HTMLElement;
+const whisperList = document.getElementById('whisper-list') as HTMLOListElement;
 
+/** The rooms as last heard of, by id: the list is rendered from them. */
+const rooms = new Map<string, RoomInfo>();
+
+/** The room's row: title (the row's link), badges for a password and a full room, how many are in, owner and last activity. */
 function renderRoom(room: RoomInfo): HTMLLIElement {
-  const link = el('a', { className: 'title', attrs: { href: `/room/${encodeURIComponent(room.id)}` } }, [
-    room.locked ? el('span', { className: 'lock', text: 'password', attrs: { title: 'Needs a password' } }) : null,
-    document.createTextNode(room.locked ? ` ${room.title}` : room.title),
-  ]);
-  const owner = el('span', { text: room.owner.name });
-  owner.style.color = room.owner.color;
-  const activity = timeOf(room.lastActivity);
-  activity.className = 'activity';
-  return el('li', { className: 'room', attrs: { 'data-room-id': room.id } }, [
-    link,
-    el('span', { className: 'count', text: `${room.members} / ${room.max}` }),
-    el('span', { className: 'owner' }, [document.createTextNode('by '), owner]),
-    activity,
+  const full = isFull(room);
+  const when = el('time', { text: lastActive(room.lastActivity, Date.now()), attrs: { datetime: new Date(room.lastActivity).toISOString(), title: fullDate(room.lastActivity) } });
+  return el('li', { className: `room${full ? ' full' : ''}`, attrs: { 'data-room-id': room.id, 'data-owner-id': room.owner.id, 'data-last-activity': String(room.lastActivity) } }, [
+    el('div', { className: 'name-line' }, [
+      el('a', { className: 'title', text: room.title, attrs: { href: `/room/${encodeURIComponent(room.id)}` } }),
+      room.locked ? el('span', { className: 'badge lock', text: 'Password', attrs: { title: 'Needs a password' } }) : null,
+      full ? el('span', { className: 'badge full', text: 'Full' }) : null,
+    ]),
+    el('span', { className: 'count', attrs: { 'aria-label': `${room.members} of ${room.max} places taken` } }, [el('strong', { text: `${room.members} / ${room.max}` }), el('br'), document.createTextNode('here')]),
+    el('span', { className: 'meta' }, [document.createTextNode('by '), userName(room.owner), document.createTextNode(' · active '), when]),
   ]);
 }
 
+/** Renders every room, most recently active first, showing those the filter matches. */
+function render(): void {
+  const query = filter.value.trim();
+  const sorted = [...rooms.values()].sort(byActivity);
+  const shown = sorted.filter((room) => matchesFilter(room, query));
+  // Rows are rendered anew: the room whose link has the focus keeps it.
+  const focused = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('#rooms li[data-room-id]')?.dataset.roomId;
+  list.replaceChildren(...shown.map(renderRoom));
+  if (focused) list.querySelector<HTMLAnchorElement>(`li[data-room-id="${CSS.escape(focused)}"] a.title`)?.focus({ preventScroll: true });
+  empty.hidden = rooms.size > 0;
+  noMatch.hidden = rooms.size === 0 || shown.length > 0;
+}
+
 function upsert(room: RoomInfo): void {
-  const node = renderRoom(room);
-  const existing = list.querySelector(`li[data-room-id="${CSS.escape(room.id)}"]`);
-  if (existing) existing.replaceWith(node);
-  else list.append(node);
-  empty.hidden = true;
+  rooms.set(room.id, room);
+  render();
 }
 
 function showName(user: UserInfo): void {
   if (document.activeElement !== nameInput) nameInput.value = user.name;
-  nameInput.style.color = user.color;
+  nameInput.style.color = readableColor(user.color);
 }
 
+/** A whisper to (or from) this person: the lobby shows it, as the room would. */
+function showWhisper(w: Whisper, me: string): void {
+  const mine = w.from.id === me;
+  whisperList.append(
+    el('li', { className: `entry whisper${mine ? ' mine' : ''}` }, [
+      el('div', { className: 'meta' }, [el('span', { className: 'whisper-label', text: mine ? 'You whispered to' : 'Whisper from' }), userName(mine ? w.to : w.from), timeOf(w.ts)]),
+      el('p', { className: 'text' }, [richText(w.text)]),
+    ]),
+  );
+  whispers.hidden = false;
+}
+
+// What the server rendered, until the socket brings the live list.
+for (const li of list.querySelectorAll<HTMLElement>('li[data-room-id]')) {
+  const who = li.querySelector<HTMLElement>('.who');
+  if (who && li.dataset.ownerId) decorateName(who, li.dataset.ownerId);
+}
+localizeTimes(list, (ts) => lastActive(ts, Date.now()));
+let me = nameInput.dataset.userId ?? '';
+
 socket.on('welcome', async (data: Welcome) => {
+  me = data.user.id;
   showName(data.user);
   // Catch up on what changed while offline.
   try {
-    const rooms = await socket.request<RoomInfo[]>('chatrooms');
-    list.replaceChildren(...rooms.map(renderRoom));
-    empty.hidden = rooms.length > 0;
+    const all = await socket.request<RoomInfo[]>('chatrooms');
+    rooms.clear();
+    for (const room of all) rooms.set(room.id, room);
+    filter.hidden = false; // filtering works on the live list
+    render();
   } catch {
     /* offline again: the next welcome retries */
   }
@@ -59,18 +99,25 @@ socket.on('renamed', (d: Renamed) => d.room === undefined && showName(d.user));
 socket.on('roomCreated', upsert);
 socket.on('roomUpdated', upsert);
 socket.on('roomRemoved', (d: { id: string }) => {
-  list.querySelector(`li[data-room-id="${CSS.escape(d.id)}"]`)?.remove();
-  empty.hidden = list.children.length > 0;
+  rooms.delete(d.id);
+  render();
 });
+socket.on('whisper', (w: Whisper) => showWhisper(w, me));
+
+filter.addEventListener('input', render);
+// "Active 5 min ago" moves on.
+setInterval(render, 60_000);
 
 nameForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   nameMessage.textContent = '';
+  nameMessage.classList.remove('ok');
   nameInput.removeAttribute('aria-invalid');
   try {
     const user = await socket.request<UserInfo>('register', { name: nameInput.value });
     nameInput.value = user.name;
     nameMessage.textContent = 'Saved.';
+    nameMessage.classList.add('ok');
   } catch (err) {
     const e = err as RequestError;
     nameInput.setAttribute('aria-invalid', 'true');
@@ -78,4 +125,7 @@ nameForm.addEventListener('submit', async (event) => {
   }
 });
 
+// Ready: the script runs, so the name form works (without it, it stays off).
+nameInput.readOnly = false;
+nameButton.disabled = false;
 socket.start();

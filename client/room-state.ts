@@ -300,6 +300,13 @@ export class RoomState {
     return item;
   }
 
+  /** The person gives up on a failed message: it leaves the outbox. Returns it, or undefined when it is not failed. */
+  dismiss(nonce: string): OutboxItem | undefined {
+    const index = this.items.findIndex((i) => i.nonce === nonce && i.status === 'failed');
+    if (index < 0) return undefined;
+    return this.items.splice(index, 1)[0];
+  }
+
   /** The outbox item this person's message entry stands for, taken out of the outbox as sent. */
   private confirm(entry: Entry): OutboxItem | undefined {
     if ('kind' in entry || entry.nonce === undefined || entry.user.id !== this.me) return undefined;

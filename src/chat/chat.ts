@@ -259,6 +259,11 @@ export class Chat {
     return (await this.presence.members(roomId)).find((m) => m.user.id === userId)?.user;
   }
 
+  /** Until when (ms since epoch) a kick keeps the user out of the room, if it still does. */
+  bannedUntil(roomId: string, userId: string): Promise<number | undefined> {
+    return this.store.bannedUntil(roomId, userId, Date.now());
+  }
+
   /** True when the user is present in the room (grace included). */
   isMember(roomId: string, userId: string): Promise<boolean> {
     return this.presence.isMember(roomId, userId);

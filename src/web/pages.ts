@@ -1,6 +1,6 @@
 import express, { Request, Response, Router } from 'express';
 import { Chat, roomInfo } from '../chat/chat';
-import { ChatError } from '../protocol/errors';
+import { ChatError, errorStatus } from '../protocol/errors';
 import { verifyPassword } from '../chat/password';
 import { DEFAULT_MAX_MEMBERS, Entry, MEMBERS_MAX, MEMBERS_MIN, PASSWORD_MAX, roomFields, TITLE_MAX } from '../protocol';
 import { MAX_GRANTS } from '../sessions/session-identity';
@@ -49,7 +49,9 @@ export function createPageRoutes(chat: Chat): Router {
 
   router.get('/', async (req, res, next) => {
     try {
-      res.render('lobby', { user: req.session.user, rooms: await chat.listRooms() });
+      // Most recently active first (the page's script keeps this order as rooms change).
+      const rooms = (await chat.listRooms()).sort((a, b) => b.lastActivity - a.lastActivity);
+      res.render('lobby', { user: req.session.user, rooms });
     } catch (err) {
       next(err);
     }
@@ -73,13 +75,31 @@ export function createPageRoutes(chat: Chat): Router {
   const renderRoom = async (req: Request, res: Response, status = 200, passwordError?: string) => {
     const room = await chat.findRoom(String(req.params.id));
     if (!room) return res.status(404).render('error', { status: 404, message: 'This room does not exist (any more).' });
-    const open = room.passwordHash === null || granted(req, room.id) || (await chat.isMember(room.id, req.session.user!.id));
+    const user = req.session.user!;
+    const members = await chat.members(room.id);
+    const present = members.some((m) => m.id === user.id);
+    // Someone the room would refuse (the same checks as `join`, in the same order) gets a page
+    // saying so, without the room's history or members.
+    const bannedUntil = present ? undefined : await chat.bannedUntil(room.id, user.id);
+    const refused = bannedUntil !== undefined ? 'banned' : !present && members.length >= room.max ? 'full' : undefined;
+    if (refused) {
+      return res.status(errorStatus[refused === 'banned' ? 'banned' : 'room_full']).render('room', {
+        user,
+        room: roomInfo(room, members.length),
+        open: false,
+        refused,
+        bannedUntil,
+        history: [],
+        members: [],
+        lastSeq: 0,
+      });
+    }
+    const open = room.passwordHash === null || granted(req, room.id) || present;
     const page = open ? await chat.history(room.id, undefined, chat.historyLimit) : undefined;
     // The page renders entries server-side; the cache keeps them as JSON.
     const history = page ? (JSON.parse(page.json) as Entry[]) : [];
-    const members = await chat.members(room.id);
     res.status(status).render('room', {
-      user: req.session.user,
+      user,
       room: roomInfo(room, members.length),
       open,
       history,

@@ -49,8 +49,8 @@ describe('the browser client source', () => {
     expect(valueImports).toEqual([]);
   });
 
-  test('room-state and errors touch no DOM', () => {
-    for (const file of ['room-state.ts', 'errors.ts']) {
+  test('the pure modules (room state, errors, pacing, timeline, colors) touch no DOM', () => {
+    for (const file of ['room-state.ts', 'errors.ts', 'pacing.ts', 'timeline.ts', 'colors.ts']) {
       const code = fs.readFileSync(path.join(dir, file), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
       expect(code).not.toMatch(/\b(document|window|location|HTMLElement|fetch|WebSocket)\b/);
     }

@@ -238,6 +238,19 @@ describe('RoomState outbox', () => {
     expect(state.takeSendable(now)).toEqual([bad]);
   });
 
+  test('dismiss drops a failed message for good; one still on its way cannot be dismissed', () => {
+    const state = roomState();
+    const bad = state.queue('refused');
+    const good = state.queue('on its way');
+    state.takeSendable(now);
+    state.sendFailed(bad.nonce, 'invalid_data', false, now);
+    expect(state.dismiss(good.nonce)).toBeUndefined();
+    expect(state.dismiss(bad.nonce)).toBe(bad);
+    expect(state.dismiss(bad.nonce)).toBeUndefined();
+    expect(state.outbox()).toEqual([good]);
+    expect(state.retry(bad.nonce)).toBeUndefined();
+  });
+
   test('a failed message that the server did store is confirmed by its entry', () => {
     const state = roomState();
     const item = state.queue('stored after all');

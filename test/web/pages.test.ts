@@ -75,6 +75,106 @@ describe('pages', () => {
     expect((await socket.request('join', { room: room.id })).history.some((e: any) => e.text === 'classified words')).toBe(true);
   });
 
+  test('a full room shows a page saying so, without its history or members; a member still gets in', async () => {
+    const s = await startServer();
+    const [ann, bob] = await Promise.all([TestClient.connect(s.wsUrl), TestClient.connect(s.wsUrl)]);
+    const room = await ann.request('create', { title: 'Pair', max: 2 });
+    await ann.request('join', { room: room.id });
+    await bob.request('join', { room: room.id });
+    await ann.request('message', { room: room.id, text: 'just the two of us' });
+    const { cookie } = await browserSession(s.url);
+    const res = await fetch(`${s.url}/room/${room.id}`, { headers: { cookie } });
+    expect(res.status).toBe(409);
+    const html = await res.text();
+    expect(html).toContain('This room is full');
+    expect(html).toContain('data-refused="full"');
+    expect(html).toContain('Pair');
+    expect(html).not.toContain('just the two of us');
+    expect(html).not.toContain('id="log"');
+    expect(html).not.toContain('id="send-form"');
+    expect(html).not.toContain(ann.user.name);
+    expect(html).not.toContain(bob.user.name);
+    // Once a place is free, the page is the room again.
+    await bob.request('leave', { room: room.id });
+    const open = await fetch(`${s.url}/room/${room.id}`, { headers: { cookie } });
+    expect(open.status).toBe(200);
+    expect(await open.text()).toContain('just the two of us');
+  });
+
+  test('someone kicked sees a page saying so (until when), without the room, even with its password', async () => {
+    const s = await startServer();
+    const owner = await TestClient.connect(s.wsUrl);
+    const room = await owner.request('create', { title: 'Strict', password: 'meow' });
+    await owner.request('join', { room: room.id, password: 'meow' });
+    const { cookie } = await browserSession(s.url);
+    const visitor = await TestClient.connect(s.wsUrl, { headers: { cookie } });
+    await visitor.request('join', { room: room.id, password: 'meow' });
+    await owner.request('message', { room: room.id, text: 'members only words' });
+    await owner.request('kick', { room: room.id, user: visitor.user.id });
+    const res = await fetch(`${s.url}/room/${room.id}`, { headers: { cookie } });
+    expect(res.status).toBe(403);
+    const html = await res.text();
+    expect(html).toContain('data-refused="banned"');
+    expect(html).toContain('removed from this room by its owner');
+    expect(html).toMatch(/come back after <time datetime="[^"]+Z">\d\d:\d\d UTC<\/time>/);
+    expect(html).not.toContain('members only words');
+    expect(html).not.toContain('id="log"');
+    expect(html).not.toContain('id="unlock-form"');
+    expect(html).toMatch(/id="owner-tools"[^>]*hidden/);
+  });
+
+  test('without JavaScript the composer is disabled and its form is a POST: a message never lands in a URL', async () => {
+    const s = await startServer();
+    const owner = await TestClient.connect(s.wsUrl);
+    const room = await owner.request('create', { title: 'Open' });
+    const html = await (await fetch(`${s.url}/room/${room.id}`)).text();
+    const sendForm = /<form id="send-form"[^>]*>/.exec(html)![0];
+    expect(sendForm).toContain('method="post"');
+    expect(sendForm).not.toContain('action="#"');
+    expect(html).toMatch(/<fieldset id="composer" disabled>[\s\S]*<textarea id="text"[\s\S]*<\/fieldset>/);
+    expect(html).toContain('<noscript><p id="no-script" class="field-message">Sending needs JavaScript');
+    // The lobby's name form likewise: a POST, off until the script turns it on.
+    const lobby = await (await fetch(`${s.url}/`)).text();
+    expect(/<form id="name-form"[^>]*>/.exec(lobby)![0]).toContain('method="post"');
+    expect(lobby).toMatch(/<input id="name-input"[^>]*readonly>/);
+  });
+
+  test('the lobby lists rooms by recent activity, with full and password states outside the link', async () => {
+    const s = await startServer();
+    const owner = await TestClient.connect(s.wsUrl);
+    const tick = () => new Promise((r) => setTimeout(r, 5)); // distinct creation times
+    const quiet = await owner.request('create', { title: 'Quiet', max: 2, password: 'pw' });
+    await tick();
+    const busy = await owner.request('create', { title: 'Busy', max: 2 });
+    await tick();
+    const later = await owner.request('create', { title: 'Later' });
+    await tick();
+    const other = await TestClient.connect(s.wsUrl);
+    await owner.request('join', { room: busy.id });
+    await other.request('join', { room: busy.id });
+    await owner.request('message', { room: busy.id, text: 'activity' });
+    const html = await (await fetch(`${s.url}/`)).text();
+    const order = [...html.matchAll(/data-room-id="(r_[^"]+)"/g)].map((m) => m[1]);
+    expect(order[0]).toBe(busy.id);
+    expect(order.indexOf(later.id)).toBeLessThan(order.indexOf(quiet.id));
+    const row = (id: string) => new RegExp(`<li class="room[^"]*" data-room-id="${id}"[\\s\\S]*?</li>`).exec(html)![0];
+    expect(row(busy.id)).toContain('class="room full"');
+    expect(row(busy.id)).toMatch(/<\/a> <span class="badge full">Full<\/span>/);
+    expect(row(quiet.id)).toMatch(/<\/a> <span class="badge lock"[^>]*>Password<\/span>/);
+    expect(row(quiet.id)).not.toContain('class="room full"');
+  });
+
+  test('server-rendered times say they are UTC; the new-room form starts on its first field', async () => {
+    const s = await startServer();
+    const owner = await TestClient.connect(s.wsUrl);
+    const room = await owner.request('create', { title: 'Times' });
+    await owner.request('join', { room: room.id });
+    const html = await (await fetch(`${s.url}/room/${room.id}`)).text();
+    expect(html).toMatch(/<time datetime="[^"]+Z" title="\d{4}-\d\d-\d\d \d\d:\d\d UTC">\d\d:\d\d UTC<\/time>/);
+    const form = await (await fetch(`${s.url}/room/new`)).text();
+    expect(form).toMatch(/<input id="title"[^>]*autofocus/);
+  });
+
   test('a form posted from another site is refused', async () => {
     const s = await startServer();
     const { cookie } = await browserSession(s.url);
