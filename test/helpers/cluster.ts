@@ -28,7 +28,7 @@ export interface Cluster {
   nodes: ClusterNode[];
   /**
    * Set when other tests use this cluster too (see `sharing`): it holds their rooms and users,
-   * and a test must neither stop nor restart its nodes, nor count on it being empty.
+   * and a test must not count on it being empty, nor stop a node (`restart` leaves it whole).
    */
   shared?: boolean;
   /** Restarts node i on the same shared state (a new process would: a fresh node id, a fresh store connection). */
@@ -304,10 +304,11 @@ export function processBackend(services: Services): ClusterBackend {
  * nodes of a cluster of `size` that keeps running from test to test while they ask for the
  * same overrides (`shared` is set: each test makes its own rooms and users, and others' may be
  * there). Tests take turns at which node comes first, so each node serves as A, as B, and so
- * on. Other overrides get another cluster, after the previous one stopped (they would share
- * Redis): order the tests so that those with the same overrides follow each other. A test
- * asking `own` (or more than `size` nodes) gets a cluster of its own, as `backend` starts it,
- * also after the shared one stopped. `release()` stops the shared cluster.
+ * on; `restart(i)` restarts that node of the shared cluster. Other overrides get another
+ * cluster, after the previous one stopped (they would share Redis): order the tests so that
+ * those with the same overrides follow each other. A test asking `own` (or more than `size`
+ * nodes) gets a cluster of its own, as `backend` starts it, also after the shared one stopped.
+ * `release()` stops the shared cluster.
  */
 export function sharing(backend: ClusterBackend, size: number): ClusterBackend {
   let current: { key: string; cluster: Promise<Cluster> } | undefined;
@@ -339,7 +340,20 @@ export function sharing(backend: ClusterBackend, size: number): ClusterBackend {
         throw err;
       }
       const first = turn++ % size;
-      return { shared: true, nodes: Array.from({ length: n }, (_, i) => cluster.nodes[(first + i) % size]), close: async () => {} };
+      const picked = Array.from({ length: n }, (_, i) => (first + i) % size);
+      const restart = cluster.restart?.bind(cluster);
+      const view: Cluster = {
+        shared: true,
+        nodes: picked.map((k) => cluster.nodes[k]),
+        restart: restart
+          ? async (i) => {
+              await restart(picked[i]);
+              view.nodes[i] = cluster.nodes[picked[i]];
+            }
+          : undefined,
+        close: async () => {},
+      };
+      return view;
     },
   };
 }
