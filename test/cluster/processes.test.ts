@@ -1,5 +1,5 @@
 import { PRESENCE_TTL_MS } from '../../src/app';
-import { TestClient, sleep } from '../helpers/client';
+import { Frame, TestClient, sleep } from '../helpers/client';
 import { processBackend, serverEnv, sharing } from '../helpers/cluster';
 import { connectionTo, pidOf, startProcess, stopProcess } from '../helpers/process';
 import { browserSession } from '../helpers/server';
@@ -10,8 +10,8 @@ import { twoAppsScenarios } from './two-apps.test';
  * The two-apps scenarios once more, on real server processes: each node is `node
  * dist/src/main.js` (what `npm start` runs, WORKERS=1) on its own port with DATABASE_URL and
  * REDIS_URL, three of them, clients of a scenario on different processes. Scenarios with the
- * same settings share one cluster of three (each makes its own rooms and users); the one that
- * restarts a node has its own.
+ * same settings share one cluster of three (each makes its own rooms and users). Then a kill -9
+ * of one worker of WORKERS=3 under one primary, the way it runs in production.
  */
 let postgres: PostgresServer;
 let redis: RedisServer;
@@ -69,6 +69,8 @@ class Member {
   ackLost = 0;
   /** Acked nonces sent again after the resume (as a client that lost the ack would), answered with the stored entry. */
   repeated = 0;
+  /** `unavailable` answers (the store could not take the write: retried with the same nonce, as the protocol says). */
+  unavailable = 0;
   readonly resumes: { closed: number; resumed: number; attempts: number; node: string; since: number; missed: number }[] = [];
 
   constructor(
@@ -143,9 +145,15 @@ class Member {
           tried.add(nonce);
           this.sent++;
           if (again) this.resent++;
-          const call = socket.call('message', { room, text: nonce, nonce });
-          call.catch(() => {}); // on a dead socket it times out; the race below has moved on
-          const reply = await Promise.race([call, gone]);
+          let reply: Frame | undefined;
+          for (let tries = 1; ; tries++) {
+            const call = socket.call('message', { room, text: nonce, nonce });
+            call.catch(() => {}); // on a dead socket it times out; the race below has moved on
+            reply = await Promise.race([call, gone]);
+            if (reply?.event !== 'error' || reply.data.code !== 'unavailable' || tries === 5) break;
+            this.unavailable++;
+            await sleep(200);
+          }
           if (!reply) return;
           if (reply.event !== 'ack') throw new Error(`${nonce} refused: ${JSON.stringify(reply.data)}`);
           this.acked.set(nonce, reply.data.seq);
@@ -312,6 +320,7 @@ describe('WORKERS=3 under one primary (node:cluster, one port)', () => {
           resent: chatters.reduce((n, m) => n + m.resent, 0),
           resentAlreadyStored: chatters.reduce((n, m) => n + m.ackLost, 0),
           ackedSentAgain: chatters.reduce((n, m) => n + m.repeated, 0),
+          unavailable: chatters.reduce((n, m) => n + m.unavailable, 0),
           acked: acked(),
           entries: K,
           resumes: victimChatters.map((m) => ({ closedAfterMs: m.resumes[0].closed - killed, resumedAfterMs: m.resumes[0].resumed - killed, ...m.resumes[0] })),
