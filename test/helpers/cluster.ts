@@ -11,7 +11,7 @@ import { Presence } from '../../src/presence/presence';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { Store } from '../../src/store/store';
 import { tempDataDir } from './server';
-import { ServerProcess, startProcess } from './process';
+import { startProcess, stopProcess } from './process';
 import { PostgresServer, RedisServer } from './services';
 
 /** One server of a cluster, as its clients see it. */
@@ -26,17 +26,32 @@ export interface ClusterNode {
 export interface Cluster {
   /** The running servers. `restart(i)` replaces `nodes[i]` (read it again afterwards). */
   nodes: ClusterNode[];
+  /**
+   * Set when other tests use this cluster too (see `sharing`): it holds their rooms and users,
+   * and a test must not count on it being empty, nor stop a node (`restart` leaves it whole).
+   */
+  shared?: boolean;
   /** Restarts node i on the same shared state (a new process would: a fresh node id, a fresh store connection). */
   restart?(i: number): Promise<void>;
   /** Stops every node, then releases the shared state. Idempotent; done after each test anyway. */
   close(): Promise<void>;
 }
 
-/** A way to run a cluster: in this process (below), or real worker processes on PostgreSQL + Redis (part 2). */
+/** How a cluster is started. */
+export interface ClusterStartOptions {
+  /** Kept running after the test, until its `close()` (else after the test file): for a cluster several tests share. */
+  lasting?: boolean;
+  /** A cluster of the test's own, never shared (`sharing` starts one): for a test that stops or restarts nodes. */
+  own?: boolean;
+}
+
+/** A way to run a cluster: in this process (below), or real server processes on PostgreSQL + Redis. */
 export interface ClusterBackend {
   name: string;
   /** Starts `n` servers with the same config (defaults + overrides; one cookie secret, so a session works on every node). */
-  start(n: number, overrides: Partial<Config>): Promise<Cluster>;
+  start(n: number, overrides: Partial<Config>, options?: ClusterStartOptions): Promise<Cluster>;
+  /** Stops what the backend keeps running from test to test (see `sharing`); called after the tests that use it. */
+  release?(): Promise<void>;
 }
 
 /** Runs every step even when one fails; rethrows the first failure afterwards. */
@@ -46,15 +61,24 @@ async function settleAll(steps: (() => Promise<unknown>)[]): Promise<void> {
   if (failed) throw failed.reason;
 }
 
+/** Clusters closed after each test if still running, and lasting ones, closed after the test file. */
 const live = new Set<Cluster>();
+const lasting = new Set<Cluster>();
 
 /**
  * A cluster of `n` nodes made by `startNode(i, port)` (port 0: any): `restart(i)` starts node
  * i again on its port, `close()` stops every node and then `closeShared()`. Closed after each
- * test if still running.
+ * test if still running (a `lasting` one: after the test file). `parallel` starts the nodes
+ * together (server processes; apps in this process start one after another).
  */
-async function assemble(n: number, startNode: (i: number, port: number) => Promise<ClusterNode>, closeShared: () => Promise<void>): Promise<Cluster> {
+async function assemble(
+  n: number,
+  startNode: (i: number, port: number) => Promise<ClusterNode>,
+  closeShared: () => Promise<void>,
+  options: ClusterStartOptions & { parallel?: boolean } = {},
+): Promise<Cluster> {
   const nodes: ClusterNode[] = [];
+  const registry = options.lasting ? lasting : live;
   let closing: Promise<void> | undefined;
   const cluster: Cluster = {
     nodes,
@@ -66,7 +90,7 @@ async function assemble(n: number, startNode: (i: number, port: number) => Promi
     },
     close: () =>
       (closing ??= (async () => {
-        live.delete(cluster);
+        registry.delete(cluster);
         // Nodes first (they may still write and publish while closing), then what they shared.
         try {
           await settleAll(nodes.map((node) => () => node.stop()));
@@ -75,9 +99,16 @@ async function assemble(n: number, startNode: (i: number, port: number) => Promi
         }
       })()),
   };
-  live.add(cluster);
+  registry.add(cluster);
   try {
-    for (let i = 0; i < n; i++) nodes.push(await startNode(i, 0));
+    if (options.parallel) {
+      const started = await Promise.allSettled(Array.from({ length: n }, (_, i) => startNode(i, 0)));
+      for (const result of started) if (result.status === 'fulfilled') nodes.push(result.value);
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    } else {
+      for (let i = 0; i < n; i++) nodes.push(await startNode(i, 0));
+    }
   } catch (err) {
     await cluster.close().catch(() => {});
     throw err;
@@ -102,6 +133,7 @@ async function startApps(
   overrides: Partial<Config>,
   partsFor: (nodeId: string) => Promise<NodeParts>,
   closeShared: () => Promise<void>,
+  options: ClusterStartOptions = {},
 ): Promise<Cluster> {
   const dataDir = overrides.dataDir ?? tempDataDir();
   const cookieSecret = overrides.cookieSecret ?? randomBytes(32).toString('hex');
@@ -145,7 +177,7 @@ async function startApps(
     };
   };
 
-  return assemble(n, startNode, closeShared);
+  return assemble(n, startNode, closeShared, options);
 }
 
 /**
@@ -156,7 +188,7 @@ async function startApps(
  */
 export const inProcessBackend: ClusterBackend = {
   name: 'in-process (SQLite file, memory bus, memory presence)',
-  async start(n, overrides) {
+  async start(n, overrides, options) {
     const dataDir = overrides.dataDir ?? tempDataDir();
     const bus: Bus = createMemoryBus();
     const presence: Presence = createMemoryPresence({ graceMs: overrides.presenceGraceMs ?? defaults.presenceGraceMs, ttlMs: PRESENCE_TTL_MS });
@@ -168,12 +200,21 @@ export const inProcessBackend: ClusterBackend = {
         return { parts: { store, bus, presence }, config: {}, release: () => store.close() };
       },
       () => settleAll([() => bus.close(), () => presence.close()]),
+      options,
     );
   },
 };
 
-/** A fresh database (named `database`) on the throwaway PostgreSQL and an emptied Redis: a cluster's shared state, as settings. */
-function freshState({ postgres, redis }: { postgres: PostgresServer; redis: RedisServer }, database: string) {
+type Services = () => { postgres: PostgresServer; redis: RedisServer };
+let databases = 0;
+
+/**
+ * A fresh database on the throwaway PostgreSQL and an emptied Redis: a cluster's shared state,
+ * as settings. Redis is one per test file and has no per-cluster prefix: one cluster at a time.
+ */
+function freshState(services: Services, kind: string): { databaseUrl: string; redisUrl: string } {
+  const { postgres, redis } = services();
+  const database = `${kind}_${process.pid}_${++databases}`;
   postgres.admin(`CREATE DATABASE ${database} OWNER chat`);
   execFileSync('redis-cli', ['-p', String(redis.port), 'FLUSHALL'], { stdio: 'ignore' });
   return { databaseUrl: postgres.url.replace(/\/chat$/, `/${database}`), redisUrl: redis.url };
@@ -184,17 +225,17 @@ function freshState({ postgres, redis }: { postgres: PostgresServer; redis: Redi
  * presence from DATABASE_URL and REDIS_URL exactly as a worker process does: one fresh
  * database and an emptied Redis per cluster, on the throwaway servers `services()` gives.
  */
-export function servicesBackend(services: () => { postgres: PostgresServer; redis: RedisServer }): ClusterBackend {
-  let clusters = 0;
+export function servicesBackend(services: Services): ClusterBackend {
   return {
     name: 'PostgreSQL + Redis, each app with its own connections',
-    async start(n, overrides) {
-      const shared = freshState(services(), `cluster_${process.pid}_${++clusters}`);
+    async start(n, overrides, options) {
+      const shared = freshState(services, 'cluster');
       return startApps(
         n,
         overrides,
         async () => ({ parts: {}, config: shared, release: async () => {} }),
         async () => {},
+        options,
       );
     },
   };
@@ -202,6 +243,10 @@ export function servicesBackend(services: () => { postgres: PostgresServer; redi
 
 afterEach(async () => {
   await settleAll([...live].map((cluster) => () => cluster.close()));
+});
+
+afterAll(async () => {
+  await settleAll([...lasting].map((cluster) => () => cluster.close()));
 });
 
 /** A config override as the environment variable the server reads (presenceGraceMs → PRESENCE_GRACE_MS). */
@@ -216,36 +261,99 @@ function toEnv(overrides: Partial<Config>): Record<string, string> {
 }
 
 /**
- * `n` real server processes, each started as `npm start` starts it (node dist/src/main.js)
- * with DATABASE_URL and REDIS_URL on the throwaway servers `services()` gives: one fresh
- * database and an emptied Redis per cluster, one cookie secret and data folder for all. A
- * node's `stop()` is SIGTERM (a graceful stop); `restart(i)` starts a new process on the same port.
+ * The environment of server processes sharing a fresh state (a new database, an emptied Redis)
+ * on the throwaway servers `services()` gives: the overrides as variables, with one data
+ * folder and one cookie secret unless given.
  */
-export function processBackend(services: () => { postgres: PostgresServer; redis: RedisServer }): ClusterBackend {
-  let clusters = 0;
+export function serverEnv(services: Services, overrides: Partial<Config> = {}): Record<string, string> {
+  return toEnv({
+    ...overrides,
+    dataDir: overrides.dataDir ?? tempDataDir(),
+    cookieSecret: overrides.cookieSecret ?? randomBytes(32).toString('hex'),
+    ...freshState(services, 'procs'),
+  });
+}
+
+/**
+ * `n` real server processes, each started as `npm start` starts it (node dist/src/main.js,
+ * WORKERS=1) on its own port, with DATABASE_URL and REDIS_URL on the throwaway servers
+ * `services()` gives: one fresh database and an emptied Redis per cluster, one cookie secret
+ * and data folder for all. They start together. A node's `stop()` is SIGTERM (a graceful
+ * stop); `restart(i)` starts a new process on the same port.
+ */
+export function processBackend(services: Services): ClusterBackend {
   return {
     name: 'server processes on PostgreSQL + Redis',
-    async start(n, overrides) {
-      const env = toEnv({
-        ...overrides,
-        dataDir: overrides.dataDir ?? tempDataDir(),
-        cookieSecret: overrides.cookieSecret ?? randomBytes(32).toString('hex'),
-        ...freshState(services(), `procs_${process.pid}_${++clusters}`),
-      });
+    async start(n, overrides, options = {}) {
+      const env = serverEnv(services, overrides);
       const startNode = async (port: number): Promise<ClusterNode> => {
-        const server: ServerProcess = await startProcess({ ...env, PORT: String(port) });
-        let stopping: Promise<void> | undefined;
+        const server = await startProcess({ ...env, PORT: String(port) }, { lifetime: options.lasting ? 'file' : 'test' });
         return {
           url: `http://127.0.0.1:${server.port}`,
           wsUrl: `ws://127.0.0.1:${server.port}`,
-          stop: () =>
-            (stopping ??= (async () => {
-              server.child.kill('SIGTERM');
-              await server.exited;
-            })()),
+          stop: () => stopProcess(server),
         };
       };
-      return assemble(n, (_i, port) => startNode(port), async () => {});
+      return assemble(n, (_i, port) => startNode(port), async () => {}, { ...options, parallel: true });
+    },
+  };
+}
+
+/**
+ * Shares clusters between tests, to start fewer: `start(n, overrides)` hands the test `n`
+ * nodes of a cluster of `size` that keeps running from test to test while they ask for the
+ * same overrides (`shared` is set: each test makes its own rooms and users, and others' may be
+ * there). Tests take turns at which node comes first, so each node serves as A, as B, and so
+ * on; `restart(i)` restarts that node of the shared cluster. Other overrides get another
+ * cluster, after the previous one stopped (they would share Redis): order the tests so that
+ * those with the same overrides follow each other. A test asking `own` (or more than `size`
+ * nodes) gets a cluster of its own, as `backend` starts it, also after the shared one stopped.
+ * `release()` stops the shared cluster.
+ */
+export function sharing(backend: ClusterBackend, size: number): ClusterBackend {
+  let current: { key: string; cluster: Promise<Cluster> } | undefined;
+  let turn = 0;
+  const release = async () => {
+    const previous = current;
+    current = undefined;
+    const cluster = await previous?.cluster.catch(() => undefined);
+    await cluster?.close();
+  };
+  return {
+    name: `${backend.name} (${size}, shared by the tests)`,
+    release,
+    async start(n, overrides, options = {}) {
+      if (options.own || n > size) {
+        await release();
+        return backend.start(n, overrides, options);
+      }
+      const key = JSON.stringify(Object.entries(overrides).sort(([a], [b]) => a.localeCompare(b)));
+      if (current?.key !== key) {
+        await release();
+        current = { key, cluster: backend.start(size, overrides, { lasting: true }) };
+      }
+      let cluster: Cluster;
+      try {
+        cluster = await current.cluster;
+      } catch (err) {
+        current = undefined;
+        throw err;
+      }
+      const first = turn++ % size;
+      const picked = Array.from({ length: n }, (_, i) => (first + i) % size);
+      const restart = cluster.restart?.bind(cluster);
+      const view: Cluster = {
+        shared: true,
+        nodes: picked.map((k) => cluster.nodes[k]),
+        restart: restart
+          ? async (i) => {
+              await restart(picked[i]);
+              view.nodes[i] = cluster.nodes[picked[i]];
+            }
+          : undefined,
+        close: async () => {},
+      };
+      return view;
     },
   };
 }
