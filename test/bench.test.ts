@@ -15,10 +15,27 @@ describe('benchmark harness', () => {
     execFileSync(process.execPath, [path.join(root, 'dist/bench/run.js'), '--smoke', '--out', out], { cwd: root, stdio: 'pipe', timeout: 200_000 });
     const result = JSON.parse(fs.readFileSync(path.join(out, 'latest.json'), 'utf8'));
     expect(result.mode).toBe('smoke');
-    expect(Object.keys(result.summary)).toEqual(['fan-out', 'chatty rooms', 'idle connections', 'reconnect storm', 'durable throughput', 'request/ack', 'hostile members']);
-    for (const scenario of Object.values(result.summary) as Record<string, Record<string, number | null>>[]) {
-      expect(Object.keys(scenario)).toEqual(['gif-chat', 'socket.io', 'bare-ws']);
+    expect(Object.keys(result.summary)).toEqual([
+      'fan-out',
+      'chatty rooms',
+      'idle connections',
+      'reconnect storm',
+      'durable throughput',
+      'request/ack',
+      'hostile members',
+      'cross-process fan-out',
+      'cross-process chatty rooms',
+      'durable throughput on PostgreSQL',
+    ]);
+    const kinds = (name: string) => Object.keys(result.summary[name]);
+    for (const name of ['fan-out', 'chatty rooms', 'idle connections', 'reconnect storm', 'durable throughput', 'request/ack', 'hostile members']) {
+      expect(kinds(name)).toEqual(['gif-chat', 'socket.io', 'bare-ws']);
     }
+    expect(kinds('cross-process fan-out').sort()).toEqual(['gif-chat', 'gif-chat-cluster', 'socket.io-cluster']);
+    expect(kinds('durable throughput on PostgreSQL').sort()).toEqual(['gif-chat', 'gif-chat-pg']);
+    // Across processes, deliveries really crossed: some receivers were on the other process.
+    expect(result.summary['cross-process fan-out']['gif-chat-cluster'].crossPercent).toBeGreaterThan(0);
+    expect(result.summary['durable throughput on PostgreSQL']['gif-chat-pg'].ackedPerSec).toBeGreaterThan(0);
     // Work really happened: messages were delivered, acked and resumed without loss.
     expect(result.summary['fan-out']['gif-chat'].delivered).toBe(400);
     expect(result.summary['durable throughput']['gif-chat'].ackedPerSec).toBeGreaterThan(0);
