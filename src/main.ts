@@ -74,8 +74,12 @@ function supervise(config: Config): void {
     setTimeout(fork, delay);
     delay = Math.min(RESTART_MAX_MS, delay * 2);
   });
-  // A worker that stays up a while resets the back-off.
-  cluster.on('listening', () => setTimeout(() => (delay = RESTART_MS), RESTART_MAX_MS).unref());
+  // A worker that stays up a while resets the back-off (one that died meanwhile does not: a crash loop keeps backing off).
+  cluster.on('listening', (worker: Worker) =>
+    setTimeout(() => {
+      if (!worker.isDead()) delay = RESTART_MS;
+    }, RESTART_MAX_MS).unref(),
+  );
   // Every worker must sign sessions with the same secret (a random one, made once, when none is set).
   process.env.COOKIE_SECRET ||= config.cookieSecret;
   for (let i = 0; i < config.workers; i++) fork();
