@@ -34,6 +34,10 @@ const BOTTOM_SLACK = 40;
 function startRoom(): void {
   const roomId = root.dataset.roomId!;
   const me = root.dataset.userId!;
+  /** Said under the composer after a reload for a change of identity, until the next message is sent. */
+  let identityNotice = '';
+  /** Where unsent texts wait across the reload that follows a change of identity. */
+  const UNSENT_KEY = `gifchat.unsent.${roomId}`;
   const scroller = document.getElementById('scroller') as HTMLElement;
   const log = document.getElementById('log') as HTMLOListElement;
   const jump = document.getElementById('jump') as HTMLButtonElement;
@@ -408,7 +412,7 @@ function startRoom(): void {
       joinFailures = 0;
       renderMembers();
       for (const item of state.outbox()) renderOutboxItem(item);
-      if (!uploading) say('');
+      if (!uploading) say(identityNotice); // a join clears old errors, not the news that this is someone new
       flush();
     } catch (err) {
       const code = (err as RequestError).code;
@@ -437,6 +441,7 @@ function startRoom(): void {
     socket.request<MessageEntry>('message', { room: roomId, text: item.text, nonce: item.nonce }).then(
       (entry) => {
         addEntry(entry);
+        identityNotice = '';
         if (!uploading) say(''); // a success clears what an earlier failure said
       },
       (err: RequestError) => {
@@ -521,7 +526,24 @@ function startRoom(): void {
   // ---- server pushes ------------------------------------------------------------
   socket.on('welcome', (data: Welcome) => {
     limits = data.limits;
-    if (data.user.id === me && state.rename(data.user)) renderMembers(); // renamed while away
+    if (data.user.id !== me) {
+      // The server no longer knows this page's person (their session is gone): nothing may be
+      // sent as someone else. Unsent messages and the draft are kept for the reloaded page,
+      // which shows the room as the person the server now says this is.
+      const texts = state
+        .outbox()
+        .filter((item) => item.status !== 'sent')
+        .map((item) => item.text);
+      if (input.value.trim() !== '') texts.push(input.value);
+      try {
+        sessionStorage.setItem(UNSENT_KEY, JSON.stringify(texts));
+      } catch {
+        // Storage refused: the texts are lost, never posted under another name.
+      }
+      location.reload();
+      return;
+    }
+    if (state.rename(data.user)) renderMembers(); // renamed while away
     void join();
   });
   socket.on('state', (s) => {
@@ -718,6 +740,20 @@ function startRoom(): void {
   narrow.addEventListener('change', () => {
     membersBox.open = !narrow.matches;
   });
+
+  // Back after the identity changed (see 'welcome'): what was not sent waits in the composer.
+  try {
+    const kept = sessionStorage.getItem(UNSENT_KEY);
+    sessionStorage.removeItem(UNSENT_KEY);
+    const texts: unknown = kept ? JSON.parse(kept) : [];
+    if (Array.isArray(texts) && texts.length > 0) {
+      input.value = texts.filter((t): t is string => typeof t === 'string').join('\n');
+      identityNotice = `The server did not recognise you after reconnecting, so this page was reloaded as ${root.dataset.userName ?? 'a new guest'}. What you had not sent is back in the box: send it if you still want to.`;
+      say(identityNotice);
+    }
+  } catch {
+    // Nothing kept.
+  }
 
   // Ready: the script runs, so the composer works (without it, it stays disabled).
   input.enterKeyHint = touch ? 'enter' : 'send';

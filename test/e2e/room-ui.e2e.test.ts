@@ -535,6 +535,33 @@ describe('9. without JavaScript', () => {
   });
 });
 
+describe('11. identity across reconnects', () => {
+  test('the server no longer knows the page\'s person after a reconnect: nothing is sent as someone else; the page comes back as the new person with the unsent text in the box', async () => {
+    const s = await startServer();
+    const { client: owner } = await member(s, 'Owner');
+    const room = await roomWith(s, owner, 0, 'Who am I');
+    const page = await newPage();
+    await openRoom(page, s, room.id);
+    const before = await page.evaluate(() => document.getElementById('room')!.dataset.userId!);
+    // The session is lost on the server (gone from the store); the page's socket drops.
+    const cookies = await page.context().cookies();
+    const sid = decodeURIComponent(cookies.find((c) => c.name === 'gifchat.sid')!.value).slice(2).split('.')[0];
+    await s.app.store.destroySession(sid);
+    await page.fill('#text', 'typed while the server forgot me');
+    for (const conn of s.app.hub.connections) if (conn.user.info.id === before) conn.ws.terminate();
+    // The page reloads as the person the server now says this is.
+    await page.waitForFunction((old) => document.getElementById('room')?.dataset.userId !== old, before, { timeout: 20_000 });
+    await page.waitForSelector('#conn-state[data-state="online"]');
+    const after = await page.evaluate(() => document.getElementById('room')!.dataset.userId!);
+    expect(after).not.toBe(before);
+    expect(await page.inputValue('#text')).toBe('typed while the server forgot me');
+    expect(await page.textContent('#send-message')).toMatch(/did not recognise you/);
+    // Nothing was posted under either identity.
+    const history = await owner.request('history', { room: room.id });
+    expect(history.filter((e: any) => e.text)).toEqual([]);
+  });
+});
+
 describe('10. the lobby', () => {
   test('full and locked at a glance, live; most recently active first; a filter box; screenshots', async () => {
     const s = await startServer();
