@@ -302,7 +302,9 @@ function report(results: Results): string {
   lines.push(
     '',
     'Servers, one after another in the same run, each in its own process (or processes) on 127.0.0.1, load from separate worker processes:',
-    `- **gif-chat**: as \`npm start\` runs it, without the build step (\`node ${startFlags().join(' ')} dist/src/main.js\`), with its defaults: envelope validation, SQLite persistence, ack after commit, seq order. The peers run with the same node flags.`,
+    `- **gif-chat**: as \`npm start\` runs it, without the build step (\`node ${startFlags().join(' ')} dist/src/main.js\`), with its defaults: envelope validation, SQLite persistence, ack after commit, seq order. The peers run with the same node flags. ` +
+      '(`--max-semi-space-size=8`: 8 MB semispaces, where V8\'s default allows 16, keep an idle socket\'s memory low, yet are large enough that a message\'s objects die young instead of ' +
+      'reaching the old generation, whose full collections stall every room: chatty-rooms p99 measured on this machine in an earlier session, about 35 ms with 4 MB, 24-32 ms with 8 MB, 32-40 ms with 16 MB.)',
     '- **Socket.IO**: Socket.IO 4 (websocket transport only) doing the same chat work with the same store call (`bench/peers/socketio-server.ts`).',
     '- **bare ws**: a `ws` broadcast loop with no protocol and no storage, corking each socket for one event-loop turn: the ceiling (`bench/peers/bare-ws-server.ts`).',
     '- **gif-chat 2 processes**: the same command with `WORKERS=2`, `DATABASE_URL` and `REDIS_URL`: a node:cluster primary and 2 workers sharing one port (the primary accepts each connection and hands it to a worker, round-robin: Node\'s default on Linux), the PostgreSQL store, the Redis bus and presence.',
