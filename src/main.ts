@@ -55,7 +55,9 @@ async function serve(config: Config): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Ctrl-C in a terminal signals the whole process group: a worker leaves it to its primary,
+  // which stops the workers with SIGTERM (else the pair would count as a second signal).
+  process.on('SIGINT', () => (cluster.isWorker ? undefined : stop('SIGINT')));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 

@@ -168,6 +168,20 @@ class Member {
 }
 
 describe('WORKERS=3 under one primary (node:cluster, one port)', () => {
+  test('Ctrl-C in a terminal (SIGINT to the whole process group): the primary stops the workers gracefully, each says "stopped", exit 0', async () => {
+    const env = serverEnv(services, {});
+    const primary = await startProcess({ ...env, WORKERS: '2' }, { listening: 2, group: true });
+    const url = `http://127.0.0.1:${primary.port}`;
+    const a = await TestClient.connect(url.replace('http', 'ws'));
+    process.kill(-primary.child.pid!, 'SIGINT');
+    expect((await a.closed).code).toBe(1001); // a graceful close, not a dropped connection
+    expect((await primary.exited).code).toBe(0);
+    const out = primary.output();
+    expect(out).not.toMatch(/again: exiting now/);
+    expect(out.match(/: stopped$/gm)).toHaveLength(3); // both workers, then the primary
+    expect(out.trimEnd().split('\n').pop()).toMatch(/primary: stopped$/);
+  });
+
   test('kill -9 of a worker: its clients resume elsewhere (nothing acked lost or doubled, one gap-free seq order), the others notice nothing, its users lapse and leave once, a new worker starts', async () => {
     const sweepMs = 250;
     const port = await freePort();

@@ -34,13 +34,16 @@ export interface StartOptions {
   lifetime?: 'test' | 'file';
   /** How many processes must say they listen before it counts as started: WORKERS=N under one primary, N. Default 1. */
   listening?: number;
+  /** Starts it in a process group of its own (its pid is the group's id), as a terminal would: for signals sent to the group. */
+  group?: boolean;
 }
 
 const LISTENING = /gif-chat (\S+) listening on http:\/\/[^:]+:(\d+)/g;
 
-function launch(env: Record<string, string>, lifetime: 'test' | 'file' = 'test') {
+function launch(env: Record<string, string>, lifetime: 'test' | 'file' = 'test', group = false) {
   const child = spawn(process.execPath, startArgs(), {
     cwd: root,
+    detached: group,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ACCESS_LOG: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -63,7 +66,7 @@ function launch(env: Record<string, string>, lifetime: 'test' | 'file' = 'test')
 /** Starts the server process and waits until it (or, with `listening: N`, N of its workers) listens. */
 export async function startProcess(env: Record<string, string>, options: StartOptions = {}): Promise<ServerProcess> {
   const count = options.listening ?? 1;
-  const p = launch(env, options.lifetime);
+  const p = launch(env, options.lifetime, options.group);
   try {
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start within 20 s: ${p.output()}`)), 20_000);
