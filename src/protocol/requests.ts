@@ -6,14 +6,14 @@ const text = str({ min: 1, max: TEXT_MAX });
 
 /** Field rules shared by the `create` event and the new-room form, so both refuse the same input. */
 export const roomFields = {
-  title: str({ min: 1, max: TITLE_MAX, trim: true }),
+  title: str({ min: 1, max: TITLE_MAX, trim: true, line: true }),
   max: int({ min: MEMBERS_MIN, max: MEMBERS_MAX }),
   password: str({ max: PASSWORD_MAX }),
 };
 
 /** Request schemas, one per client event. `history.limit` defaults are applied by the handler. */
 export const requestSchemas = {
-  register: obj({ name: str({ min: 1, max: NAME_MAX, trim: true }) }),
+  register: obj({ name: str({ min: 1, max: NAME_MAX, trim: true, line: true }) }),
   chatrooms: obj({}),
   create: obj({
     title: roomFields.title,

@@ -11,13 +11,30 @@ export type Schema<T> = (value: unknown, field: string) => T;
 export type Infer<S> = S extends Schema<infer T> ? T : never;
 
 /** A string, trimmed when asked, with a length range counted in characters. */
-export function str(opts: { min?: number; max: number; trim?: boolean }): Schema<string> {
+/** Control, format (zero-width, bidi overrides) and line/paragraph separator characters: invisible or disruptive in a one-line label. */
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/**
+ * A string of `min`..`max` code points. Every string must be well-formed Unicode (a lone
+ * surrogate cannot be stored as UTF-8: it would come back changed) and hold no U+0000.
+ * `line` (names, titles: labels people tell apart by eye): normalized to NFKC ("Ａlice" is
+ * "Alice"), and control and format characters (zero-width, bidi overrides) are refused.
+ */
+export function str(opts: { min?: number; max: number; trim?: boolean; line?: boolean }): Schema<string> {
   const min = opts.min ?? 0;
   return (value, field) => {
     if (typeof value !== 'string') throw fail.invalid(`${field} must be a string`);
-    const text = opts.trim ? value.trim() : value;
+    if (!(value as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+      throw fail.invalid(`${field} must be valid Unicode text (it holds a lone surrogate)`);
+    }
+    let text = opts.trim ? value.trim() : value;
     // PostgreSQL cannot store U+0000 (and no person types it): refused in every string alike.
     if (text.includes('\0')) throw fail.invalid(`${field} must not contain NUL characters`);
+    if (opts.line) {
+      if (HIDDEN.test(text)) throw fail.invalid(`${field} must not contain control or invisible formatting characters`);
+      text = text.normalize('NFKC');
+      if (opts.trim) text = text.trim();
+    }
     // Length in code points, so an emoji counts once.
     const length = text.length > opts.max * 2 ? text.length : codePoints(text);
     if (length < min) throw fail.invalid(min === 1 ? `${field} must not be empty` : `${field} must be at least ${min} characters`);

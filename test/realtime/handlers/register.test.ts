@@ -16,6 +16,25 @@ describe('identity: welcome, register, availableUsers', () => {
     expect(b.user.id).not.toBe(a.user.id);
   });
 
+  test('names and titles: look-alike width forms normalized (NFKC), hidden characters refused; a lone surrogate anywhere is invalid_data and stores nothing', async () => {
+    const s = await startServer();
+    const a = await TestClient.connect(s.wsUrl);
+    const b = await TestClient.connect(s.wsUrl);
+    expect(await a.request('register', { name: 'Ａｌｉｃｅ' })).toMatchObject({ name: 'Alice' });
+    // Normalized before the uniqueness check: the fullwidth clone is the same name.
+    await expect(b.request('register', { name: 'ａｌｉｃｅ' })).rejects.toMatchObject({ code: 'name_taken' });
+    for (const name of ['Al\u200bice', '\u202eecilA', 'Al\u0007ice']) expect((await b.call('register', { name })).data.code).toBe('invalid_data');
+    expect((await b.call('create', { title: 'Room\u200d' })).data.code).toBe('invalid_data');
+    const room = await b.request('create', { title: 'Ｃａｔｓ' });
+    expect(room.title).toBe('Cats');
+    await b.request('join', { room: room.id });
+    // Sent as raw JSON: the escape is a lone surrogate once parsed.
+    const refused = new Promise((resolve) => b.next('error', () => true, b.frames.length).then(resolve));
+    b.sendRaw(`{"event":"message","id":77,"data":{"room":"${room.id}","text":"broken \\ud800 text"}}`);
+    expect(((await refused) as any).data).toMatchObject({ code: 'invalid_data', message: expect.stringMatching(/valid Unicode/) });
+    expect((await b.request('history', { room: room.id })).filter((e: any) => e.text)).toEqual([]);
+  });
+
   test('register trims, validates, and refuses a name held by another online user (case-insensitive)', async () => {
     const s = await startServer();
     const a = await TestClient.connect(s.wsUrl);
