@@ -1,12 +1,12 @@
 import { Client, Pool, PoolClient, QueryConfig, QueryResultRow, types as pgTypes } from 'pg';
 import { consoleLogger, Logger } from '../logger';
 import { ChatError } from '../protocol/errors';
-import { Entry, MessageEntry, UserInfo } from '../protocol/types';
+import { Entry, UserInfo } from '../protocol/types';
 import { checkHealth } from '../health';
 import { connectionLost, pgFailure as failure, raceLost } from './pg-errors';
 import { PgGifStore } from './pg-gif-store';
 import { migratePostgres } from './migrations';
-import { EntryRow, RoomRow, toEntry, toRoom } from './rows';
+import { ENTRY_COLUMNS, EntryRow, messageEntry, ROOM_COLUMNS, RoomRow, toEntry, toRoom } from './rows';
 import { AppendOp, AppendResult, DeletedRoom, RoomRecord, Store } from './store';
 
 /** Tuning; the defaults are what the server runs with. */
@@ -38,8 +38,6 @@ const typeParsers = {
     oid === pgTypes.builtins.INT8 ? parseInt8 : pgTypes.getTypeParser(oid, format)) as typeof pgTypes.getTypeParser,
 };
 
-const ENTRY_COLUMNS = 'room_id, seq, kind, user_id, user_name, user_color, text, gif, gif_width, gif_height, nonce, ts';
-const ROOM_COLUMNS = 'id, title, max, password_hash, owner_id, owner_name, owner_color, created_at, last_seq, last_activity, owner_away_since';
 
 /** The same shapes, with the same key order, as the SQLite store's. */
 
@@ -280,33 +278,21 @@ async function appendBatch(session: Session, ops: readonly AppendOp[]): Promise<
     const seq = ++counter.seq;
     counter.ts = e.ts;
     counter.appended = true;
-    const text = e.text;
-    const gif = e.gif;
-    const size = gif !== undefined && e.width !== undefined && e.height !== undefined ? { width: e.width, height: e.height } : undefined;
+    // The same fields in the same order as toEntry, so it serializes as a read would.
+    const entry = messageEntry(e, seq, user);
     rooms.push(room);
     seqs.push(seq);
     kinds.push(null);
     userIds.push(user.id);
     userNames.push(user.name);
     userColors.push(user.color);
-    texts.push(text ?? null);
-    gifs.push(gif ?? null);
-    widths.push(size?.width ?? null);
-    heights.push(size?.height ?? null);
+    texts.push(entry.text ?? null);
+    gifs.push(entry.gif ?? null);
+    widths.push(entry.width ?? null);
+    heights.push(entry.height ?? null);
     nonces.push(nonce ?? null);
     tss.push(e.ts);
-    // The same fields in the same order as toEntry, so it serializes as a read would.
-    const entry: MessageEntry = { room, seq, user, ts: e.ts };
-    if (text !== undefined) entry.text = text;
-    if (gif !== undefined) entry.gif = gif;
-    if (size !== undefined) {
-      entry.width = size.width;
-      entry.height = size.height;
-    }
-    if (nonce !== undefined) {
-      entry.nonce = nonce;
-      fresh.set(key(room, user.id, nonce), entry);
-    }
+    if (nonce !== undefined) fresh.set(key(room, user.id, nonce), entry);
     results[i] = { entry, duplicate: false };
   }
 

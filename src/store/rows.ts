@@ -1,4 +1,4 @@
-import { Entry, SystemKind } from '../protocol/types';
+import { Entry, MessageEntry, SystemKind, UserInfo } from '../protocol/types';
 import { StoredRoom } from './store';
 
 /**
@@ -6,6 +6,10 @@ import { StoredRoom } from './store';
  * and how they become the seam's objects. An entry read back serializes exactly as the one
  * `append` returned: same fields, same order.
  */
+/** The columns of `entries` and `rooms`, in the order of EntryRow and RoomRow. */
+export const ENTRY_COLUMNS = 'room_id, seq, kind, user_id, user_name, user_color, text, gif, gif_width, gif_height, nonce, ts';
+export const ROOM_COLUMNS = 'id, title, max, password_hash, owner_id, owner_name, owner_color, created_at, last_seq, last_activity, owner_away_since';
+
 export interface EntryRow {
   room_id: string;
   seq: number;
@@ -50,6 +54,24 @@ export function toEntry(row: EntryRow): Entry {
     }
   }
   if (row.nonce !== null) entry.nonce = row.nonce;
+  return entry;
+}
+
+/**
+ * The entry a new message becomes with `seq`, as toEntry would read it back (same fields,
+ * same order). A size comes with a GIF only; `user` is reduced to UserInfo.
+ */
+export function messageEntry(e: Omit<MessageEntry, 'seq'>, seq: number, user: UserInfo): MessageEntry {
+  const entry: MessageEntry = { room: e.room, seq, user, ts: e.ts };
+  if (e.text !== undefined) entry.text = e.text;
+  if (e.gif !== undefined) {
+    entry.gif = e.gif;
+    if (e.width !== undefined && e.height !== undefined) {
+      entry.width = e.width;
+      entry.height = e.height;
+    }
+  }
+  if (e.nonce !== undefined) entry.nonce = e.nonce;
   return entry;
 }
 

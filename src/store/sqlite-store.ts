@@ -2,10 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { WalCheckpointer } from './wal-checkpointer';
-import { MessageEntry } from '../protocol/types';
 import { ChatError, fail } from '../protocol/errors';
 import { checkHealth } from '../health';
-import { EntryRow, RoomRow, toEntry, toRoom } from './rows';
+import { EntryRow, messageEntry, RoomRow, toEntry, toRoom } from './rows';
 import { AppendOp, AppendResult, DeletedRoom, RoomRecord, Store } from './store';
 
 /**
@@ -312,19 +311,8 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
     const seq = ++counter.seq;
     counter.ts = e.ts;
     counter.appended = true;
-    const text = e.text;
-    const gif = e.gif;
-    const size = gif !== undefined && e.width !== undefined && e.height !== undefined ? { width: e.width, height: e.height } : undefined;
-    insertEntry.run(room, seq, null, user.id, user.name, user.color, text ?? null, gif ?? null, size?.width ?? null, size?.height ?? null, nonce ?? null, e.ts);
-    // The same fields in the same order as toEntry, so it serializes as a read would.
-    const entry: MessageEntry = { room, seq, user: { id: user.id, name: user.name, color: user.color }, ts: e.ts };
-    if (text !== undefined) entry.text = text;
-    if (gif !== undefined) entry.gif = gif;
-    if (size !== undefined) {
-      entry.width = size.width;
-      entry.height = size.height;
-    }
-    if (nonce !== undefined) entry.nonce = nonce;
+    const entry = messageEntry(e, seq, { id: user.id, name: user.name, color: user.color });
+    insertEntry.run(room, seq, null, user.id, user.name, user.color, entry.text ?? null, entry.gif ?? null, entry.width ?? null, entry.height ?? null, nonce ?? null, e.ts);
     return { entry, duplicate: false };
   };
   // IMMEDIATE: the batch takes the write lock before it reads, so a nonce lookup and the

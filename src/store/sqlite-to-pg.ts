@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { GIF_URL_PREFIX, isGifName } from './gif-store';
 import { migratePostgres } from './migrations';
+import { ENTRY_COLUMNS, EntryRow, ROOM_COLUMNS, RoomRow } from './rows';
 import { openSqliteStore, SCHEMA_VERSION } from './sqlite-store';
 
 /**
@@ -240,38 +241,8 @@ function pager<R>(
 // ---------------------------------------------------------------------------------------
 // Rows
 
-interface RoomSource {
-  rid: number;
-  id: string;
-  title: string;
-  max: number;
-  password_hash: string | null;
-  owner_id: string;
-  owner_name: string;
-  owner_color: string;
-  created_at: number;
-  last_seq: number;
-  last_activity: number;
-  owner_away_since: number | null;
-}
-
-interface EntrySource {
-  room_id: string;
-  seq: number;
-  kind: string | null;
-  user_id: string;
-  user_name: string;
-  user_color: string;
-  text: string | null;
-  gif: string | null;
-  gif_width: number | null;
-  gif_height: number | null;
-  nonce: string | null;
-  ts: number;
-}
-
-const ROOM_COLUMNS = 'id, title, max, password_hash, owner_id, owner_name, owner_color, created_at, last_seq, last_activity, owner_away_since';
-const ENTRY_COLUMNS = 'room_id, seq, kind, user_id, user_name, user_color, text, gif, gif_width, gif_height, nonce, ts';
+/** A room row with SQLite's rowid: rooms are copied in creation order. */
+type RoomSource = RoomRow & { rid: number };
 
 const pgSql = {
   /** In creation order (SQLite's rowid), so `created_order` keeps rooms created in the same millisecond in order. */
@@ -416,7 +387,7 @@ export async function copySqliteToPostgres(options: CopyOptions): Promise<CopyRe
         });
 
         await phase('copying entries', async () => {
-          const next = pager<EntrySource>(
+          const next = pager<EntryRow>(
             db,
             `SELECT ${ENTRY_COLUMNS} FROM entries`,
             undefined,

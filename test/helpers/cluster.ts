@@ -206,7 +206,6 @@ export const inProcessBackend: ClusterBackend = {
 };
 
 type Services = () => { postgres: PostgresServer; redis: RedisServer };
-let databases = 0;
 
 /**
  * A fresh database on the throwaway PostgreSQL and an emptied Redis: a cluster's shared state,
@@ -214,10 +213,9 @@ let databases = 0;
  */
 function freshState(services: Services, kind: string): { databaseUrl: string; redisUrl: string } {
   const { postgres, redis } = services();
-  const database = `${kind}_${process.pid}_${++databases}`;
-  postgres.admin(`CREATE DATABASE ${database} OWNER chat`);
+  const { url } = postgres.createDatabase(`${kind}_${process.pid}_`);
   execFileSync('redis-cli', ['-p', String(redis.port), 'FLUSHALL'], { stdio: 'ignore' });
-  return { databaseUrl: postgres.url.replace(/\/chat$/, `/${database}`), redisUrl: redis.url };
+  return { databaseUrl: url, redisUrl: redis.url };
 }
 
 /**

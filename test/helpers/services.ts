@@ -111,6 +111,8 @@ export interface PostgresServer {
   port: number;
   /** Runs SQL as the superuser (for fault tests: terminating backends, and so on). */
   admin(sql: string): string;
+  /** A new, empty database owned by the ordinary role `chat`: its URL and name (`<prefix><n>`). */
+  createDatabase(prefix: string): { url: string; name: string };
   /** Stops the server (fast shutdown), keeping its data: `start()` brings it back. */
   halt(): Promise<void>;
   /** Starts a halted server again on the same port and data. */
@@ -172,10 +174,16 @@ export async function startPostgres(): Promise<PostgresServer> {
   await start();
   admin(`CREATE ROLE chat LOGIN PASSWORD 'chat'`);
   admin(`CREATE DATABASE chat OWNER chat`);
+  let databases = 0;
   return {
     url: `postgres://chat:chat@127.0.0.1:${port}/chat`,
     port,
     admin,
+    createDatabase: (prefix) => {
+      const name = `${prefix}${++databases}`;
+      admin(`CREATE DATABASE ${name} OWNER chat`);
+      return { url: `postgres://chat:chat@127.0.0.1:${port}/${name}`, name };
+    },
     start,
     halt,
     stop: async () => {

@@ -19,12 +19,7 @@ afterAll(async () => {
   await pg?.stop();
 }, 30_000);
 
-let databases = 0;
-function freshDatabase(): string {
-  const name = `s${++databases}`;
-  pg.admin(`CREATE DATABASE ${name} OWNER chat`);
-  return pg.url.replace(/\/chat$/, `/${name}`);
-}
+const freshDatabase = () => pg.createDatabase('s').url;
 const call = <T>(fn: (cb: (err: unknown, value?: T) => void) => void) =>
   new Promise<T | undefined>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 const caught = (promise: Promise<unknown>) =>

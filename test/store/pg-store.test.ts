@@ -23,13 +23,7 @@ afterAll(async () => {
   await pg?.stop();
 }, 30_000);
 
-let databases = 0;
-/** A new, empty database owned by the ordinary role `chat`: its URL and name. */
-function freshDatabase(): { url: string; name: string } {
-  const name = `t${++databases}`;
-  pg.admin(`CREATE DATABASE ${name} OWNER chat`);
-  return { url: pg.url.replace(/\/chat$/, `/${name}`), name };
-}
+const freshDatabase = () => pg.createDatabase('t');
 const open = async (url: string, options: PgStoreOptions = {}) => {
   const store = await openPgStore(url, { logger: silentLogger, ...options });
   opened.push(store);

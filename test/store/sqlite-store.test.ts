@@ -8,6 +8,7 @@ import { AppendOp, AppendResult, Store } from '../../src/store/store';
 import { FileGifStore } from '../../src/store/file-gif-store';
 import { gifStoreContract } from './gif-store-contract';
 import { storeContract } from './store-contract';
+import { canMountTmpfs } from '../helpers/tmpfs';
 import { tempDir } from './temp-dir';
 
 gifStoreContract('file', async () => {
@@ -250,21 +251,6 @@ describe('sqlite store: schema migrations', () => {
   });
 });
 
-/** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, as in CI containers here). */
-function canMount(): boolean {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
-  const probe = fs.mkdtempSync('/tmp/gif-chat-mount-probe-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    fs.rmdirSync(probe);
-  }
-}
-
 describe('sqlite store: storage failures reach callers as ChatError unavailable, driver errors never', () => {
   const mounted: string[] = [];
   afterAll(() => {
@@ -278,7 +264,7 @@ describe('sqlite store: storage failures reach callers as ChatError unavailable,
     }
   });
 
-  const mountable = canMount();
+  const mountable = canMountTmpfs();
   (mountable ? test : test.skip)('a full disk: the batch is rolled back and rejects as unavailable; once there is room again, appends go on', async () => {
     const dir = fs.mkdtempSync('/tmp/gif-chat-full-');
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir]);

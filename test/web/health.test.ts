@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TestClient } from '../helpers/client';
 import { startServer, tempDataDir } from '../helpers/server';
+import { canMountTmpfs } from '../helpers/tmpfs';
 import { PostgresServer, RedisServer, startPostgres, startRedis } from '../helpers/services';
 
 const version = (JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
@@ -30,19 +31,7 @@ describe('/healthz on one process (SQLite, in-process bus and presence)', () => 
     expect(typeof body.dependencies.store.latencyMs).toBe('number');
   });
 
-  const mountable = (() => {
-    if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
-    const probe = fs.mkdtempSync('/tmp/gif-chat-mount-probe-');
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
-      execFileSync('umount', [probe], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      fs.rmdirSync(probe);
-    }
-  })();
+  const mountable = canMountTmpfs();
 
   (mountable ? test : test.skip)('a full disk: writes fail as unavailable, reads keep working, /healthz says why; with room again all is well', async () => {
     const dir = fs.mkdtempSync('/tmp/gif-chat-full-');
