@@ -11,6 +11,8 @@ import { HistoryCache } from './chat/history-cache';
 import { Config } from './config';
 import { Logger, consoleLogger, nodeLogger } from './logger';
 import { createMemoryPresence } from './presence/memory-presence';
+import { Limiter } from './limits/limiter';
+import { createMemoryLimiter } from './limits/memory-limiter';
 import { Presence } from './presence/presence';
 import { openRedisPresence } from './presence/redis-presence';
 import { CloseCode } from './protocol/errors';
@@ -41,6 +43,8 @@ export interface AppParts {
   store?: Store;
   bus?: Bus;
   presence?: Presence;
+  /** Counts for the abuse limits; default: in Redis with REDIS_URL, else in memory. */
+  limiter?: Limiter;
   /** This process's id in presence, logs and /healthz; random when not given. */
   nodeId?: string;
 }
@@ -116,6 +120,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   let store: Store;
   let bus: Bus;
   let presence: Presence;
+  let limiter: Limiter;
   try {
     const { databaseUrl, redisUrl } = config;
     const file = path.join(config.dataDir, 'gif-chat.db');
@@ -135,6 +140,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
           ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', () => openRedisPresence(redisUrl, { ...presenceOptions, logger }))
           : createMemoryPresence(presenceOptions),
       );
+    limiter = parts.limiter ?? own(createMemoryLimiter());
   } catch (err) {
     for (const part of [...opened].reverse()) await part.close().catch(() => {});
     throw err;
@@ -142,7 +148,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   const gifs = store.gifs ?? new FileGifStore(path.join(config.dataDir, 'uploads'));
   const history = new HistoryCache(store);
   const hub = await Hub.open({ bus, store, history, logger, nodeId, outboxLimit: config.outboxLimit, ratePerSec: config.ratePerSec, rateBurst: config.rateBurst });
-  const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size });
+  const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size, limiter });
   await chat.start();
   // Presence lost its state (Redis restarted empty): tell it again who is here and where.
   const stopReset = presence.onReset?.(() => {
@@ -171,10 +177,11 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     sessions,
     metrics: metrics.registry,
     logger,
+    limiter,
     root: projectRoot(),
   });
   const server = http.createServer(http_);
-  const gateway = new Gateway(server, { config, chat, hub, identity, dispatcher, logger });
+  const gateway = new Gateway(server, { config, chat, hub, identity, dispatcher, logger, limiter });
 
   let closing: Promise<void> | undefined;
   const close = async () => {

@@ -9,6 +9,7 @@ import { HistoryCache, HistoryPage, ResumePage } from './history-cache';
 import { newId } from './identity';
 import { hashPassword, verifyPassword } from './password';
 import { RoomUpdates } from './room-updates';
+import type { Limiter } from '../limits/limiter';
 
 /** `roomUpdated` goes out at most once per room per this many ms (per process). */
 export const ROOM_UPDATE_INTERVAL_MS = 1000;
@@ -35,6 +36,8 @@ export interface ChatDeps {
   beatMs: number;
   /** How many sockets receive lobby updates here (stretches their interval). */
   audience: () => number;
+  /** Counts what clients do, for the abuse limits (shared by every process of a deployment). */
+  limiter: Limiter;
 }
 
 /** How a visitor gets into a locked room. */

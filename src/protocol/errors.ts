@@ -49,6 +49,8 @@ export class ChatError extends Error {
   constructor(
     readonly code: AnyErrorCode,
     message: string,
+    /** For `rate_limited` (and `unavailable` when known): how long to wait before trying again, in ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -66,6 +68,8 @@ export const fail = {
   forbidden: (message: string) => new ChatError('forbidden', message),
   notJoined: (room: string) => new ChatError('not_joined', `join room ${room} first`),
   unavailable: (message: string) => new ChatError('unavailable', message),
+  /** Past a limit: `message` says which, and the client may try again after `retryAfterMs`. */
+  rateLimited: (message: string, retryAfterMs: number) => new ChatError('rate_limited', message, Math.max(1, Math.ceil(retryAfterMs))),
   banned: (until: number) => new ChatError('banned', `you were kicked from this room; try again after ${new Date(until).toISOString()}`),
   tooLarge: (maxBytes: number) =>
     new ChatError('too_large', `A GIF may be at most ${Math.floor(maxBytes / 1024 / 1024) || maxBytes} ${maxBytes >= 1024 * 1024 ? 'MiB' : 'bytes'}.`),
@@ -78,8 +82,12 @@ export const fail = {
  * anything else becomes `internal` with a fixed message, and `unexpected` is true
  * so the caller logs it (once) instead of sending it.
  */
-export function toWireError(err: unknown): { code: AnyErrorCode; message: string; unexpected: boolean } {
-  if (err instanceof ChatError) return { code: err.code, message: err.message, unexpected: false };
+export function toWireError(err: unknown): { code: AnyErrorCode; message: string; retryAfterMs?: number; unexpected: boolean } {
+  if (err instanceof ChatError) {
+    return err.retryAfterMs === undefined
+      ? { code: err.code, message: err.message, unexpected: false }
+      : { code: err.code, message: err.message, retryAfterMs: err.retryAfterMs, unexpected: false };
+  }
   return { code: 'internal', message: 'internal error', unexpected: true };
 }
 

@@ -71,7 +71,11 @@ export function encodeAck(id: number, data: unknown): Buffer {
   return textFrame(JSON.stringify({ event: 'ack', id, data: data === undefined ? {} : data }));
 }
 
-/** Encodes an error reply as a WebSocket frame; `id` is omitted when the request had none. */
-export function encodeError(code: AnyErrorCode, message: string, id?: number): Buffer {
-  return textFrame(JSON.stringify(id === undefined ? { event: 'error', data: { code, message } } : { event: 'error', id, data: { code, message } }));
+/**
+ * Encodes an error reply as a WebSocket frame; `id` is omitted when the request had none,
+ * `retryAfterMs` when there is no time to wait for.
+ */
+export function encodeError(code: AnyErrorCode, message: string, id?: number, retryAfterMs?: number): Buffer {
+  const data = retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs };
+  return textFrame(JSON.stringify(id === undefined ? { event: 'error', data } : { event: 'error', id, data }));
 }

@@ -80,6 +80,8 @@ export class Connection implements Flushable, Bucket {
     readonly ref: SocketRef,
     readonly sessionId: string | undefined,
     private readonly options: ConnectionOptions,
+    /** The client's address (behind TRUST_PROXY, the forwarded one): what per-address limits and bans count. */
+    readonly address = 'unknown',
   ) {
     options.rateLimit.fill(this, Date.now());
   }
@@ -151,8 +153,8 @@ export class Connection implements Flushable, Bucket {
   }
 
   /** Sends an error, tied to the request's id when it had one. */
-  replyError(code: AnyErrorCode, message: string, id?: number): void {
-    this.send(encodeError(code, message, id));
+  replyError(code: AnyErrorCode, message: string, id?: number, retryAfterMs?: number): void {
+    this.send(encodeError(code, message, id, retryAfterMs));
   }
 
   /** Closes the socket with a close code and a short reason, after what is queued. */

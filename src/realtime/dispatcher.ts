@@ -57,7 +57,7 @@ export class Dispatcher {
         return;
       }
       const envelope = isBinary ? undefined : parseEnvelope(data.toString());
-      this.fail(conn, 'rate_limited', `slow down: at most ${this.limits.ratePerSec} frames a second`, envelope?.id);
+      this.fail(conn, 'rate_limited', `slow down: at most ${this.limits.ratePerSec} frames a second`, envelope?.id, Math.ceil(1000 / this.limits.ratePerSec));
       return;
     }
     if (conn.busy) {
@@ -108,13 +108,13 @@ export class Dispatcher {
     } catch (err) {
       const wire = toWireError(err);
       if (wire.unexpected) this.logger.error(`handling "${event}" failed`, err);
-      this.fail(conn, wire.code, wire.message, id);
+      this.fail(conn, wire.code, wire.message, id, wire.retryAfterMs);
     }
     for (const fn of after) fn();
   }
 
-  private fail(conn: Connection, code: AnyErrorCode, message: string, id?: number): void {
+  private fail(conn: Connection, code: AnyErrorCode, message: string, id?: number, retryAfterMs?: number): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
-    conn.replyError(code, message, id);
+    conn.replyError(code, message, id, retryAfterMs);
   }
 }

@@ -11,6 +11,7 @@ import { originAllowed } from '../web/origin';
 import { encodePush, Limits, MEMBERS_MAX, MEMBERS_MIN, NAME_MAX, PASSWORD_MAX, TEXT_MAX, TITLE_MAX, UserInfo } from '../protocol';
 import { toWireError } from '../protocol/errors';
 import type { SessionIdentity } from '../sessions/session-identity';
+import type { Limiter } from '../limits/limiter';
 
 /** Everything the WebSocket side needs. */
 export interface GatewayDeps {
@@ -20,10 +21,12 @@ export interface GatewayDeps {
   identity: SessionIdentity;
   dispatcher: Dispatcher;
   logger: Logger;
+  /** Counts what clients do, for the abuse limits. */
+  limiter: Limiter;
 }
 
 /** The client's address: the socket's peer, or behind TRUST_PROXY the first X-Forwarded-For hop. */
-function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
   const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
   const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
   return first || req.socket.remoteAddress || 'unknown';
@@ -144,7 +147,7 @@ export class Gateway {
   }
 
   private accept(ws: WebSocket, socket: Duplex, user: UserInfo, sessionId: string | undefined, req: IncomingMessage): void {
-    const conn: Connection = this.deps.hub.add(ws, socket, user, sessionId);
+    const conn: Connection = this.deps.hub.add(ws, socket, user, sessionId, clientAddress(req, this.deps.config.trustProxy));
     if (this.deps.config.accessLog) {
       this.deps.logger.info(`socket ${conn.ref.socket} open: user ${user.id} (${user.name}) from ${clientAddress(req, this.deps.config.trustProxy)}`);
     }

@@ -114,7 +114,7 @@ export class Hub {
   // ---- sockets -----------------------------------------------------------
 
   /** Registers a new socket of `info`'s user (sharing the user's LocalUser with their other tabs here). */
-  add(ws: WebSocket, socket: Duplex, info: UserInfo, sessionId: string | undefined): Connection {
+  add(ws: WebSocket, socket: Duplex, info: UserInfo, sessionId: string | undefined, address = 'unknown'): Connection {
     let user = this.users.get(info.id);
     const arrived = user === undefined;
     if (!user) {
@@ -122,7 +122,7 @@ export class Hub {
       this.users.set(info.id, user);
     }
     const ref = { node: this.deps.nodeId, socket: String(++this.nextSocket) };
-    const conn = new Connection(ws, socket, user, ref, sessionId, this.connectionOptions);
+    const conn = new Connection(ws, socket, user, ref, sessionId, this.connectionOptions, address);
     user.sockets = [...user.sockets, conn];
     this.connections.add(conn);
     if (arrived) this.followUser(user);

@@ -5,13 +5,21 @@ import type { Chat } from '../chat/chat';
 import { AnyErrorCode, ChatError, errorStatus, fail, toWireError } from '../protocol/errors';
 import { GifStore, gifSize, isGif } from '../store/gif-store';
 
-/** Answers with an error of the vocabulary, as `{error: {code, message}}` with the code's HTTP status. */
-function refuse(res: Response, code: AnyErrorCode, message: string): void {
-  res.status(errorStatus[code]).json({ error: { code, message } });
+/**
+ * Answers with an error of the vocabulary, as `{error: {code, message}}` with the code's HTTP
+ * status; a time to wait is also the Retry-After header (seconds) and `retryAfterMs`.
+ */
+function refuse(res: Response, code: AnyErrorCode, message: string, retryAfterMs?: number): void {
+  if (retryAfterMs === undefined) {
+    res.status(errorStatus[code]).json({ error: { code, message } });
+    return;
+  }
+  res.set('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  res.status(errorStatus[code]).json({ error: { code, message, retryAfterMs } });
 }
 
 function send(res: Response, err: ChatError): void {
-  refuse(res, err.code, err.message);
+  refuse(res, err.code, err.message, err.retryAfterMs);
 }
 
 /**
@@ -64,7 +72,7 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, maxBytes: number): R
     } catch (err) {
       const wire = toWireError(err);
       if (wire.unexpected) return next(err);
-      refuse(res, wire.code, wire.message);
+      refuse(res, wire.code, wire.message, wire.retryAfterMs);
     }
   });
 
@@ -96,7 +104,7 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, maxBytes: number): R
     } catch (err) {
       const wire = toWireError(err);
       if (wire.unexpected) return next(err);
-      refuse(res, wire.code, wire.message);
+      refuse(res, wire.code, wire.message, wire.retryAfterMs);
     }
   });
 

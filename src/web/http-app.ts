@@ -21,6 +21,7 @@ import { createPageRoutes } from './pages';
 import { SESSION_COOKIE } from '../sessions/session-identity';
 import { SessionStore } from '../sessions/session-store';
 import { GifStore } from '../store/gif-store';
+import type { Limiter } from '../limits/limiter';
 
 declare module 'express-session' {
   interface SessionData {
@@ -40,6 +41,8 @@ export interface HttpDeps {
   sessions: SessionStore;
   metrics: Registry;
   logger: Logger;
+  /** Counts what clients do, for the abuse limits. */
+  limiter: Limiter;
   /** Folder holding views/ and public/. */
   root: string;
 }
