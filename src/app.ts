@@ -13,6 +13,7 @@ import { Logger, consoleLogger, nodeLogger } from './logger';
 import { createMemoryPresence } from './presence/memory-presence';
 import { Limiter } from './limits/limiter';
 import { createMemoryLimiter } from './limits/memory-limiter';
+import { openRedisLimiter } from './limits/redis-limiter';
 import { Presence } from './presence/presence';
 import { openRedisPresence } from './presence/redis-presence';
 import { CloseCode } from './protocol/errors';
@@ -140,7 +141,9 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
           ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', () => openRedisPresence(redisUrl, { ...presenceOptions, logger }))
           : createMemoryPresence(presenceOptions),
       );
-    limiter = parts.limiter ?? own(createMemoryLimiter());
+    limiter =
+      parts.limiter ??
+      own(redisUrl ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', () => openRedisLimiter(redisUrl, { logger })) : createMemoryLimiter());
   } catch (err) {
     for (const part of [...opened].reverse()) await part.close().catch(() => {});
     throw err;
@@ -172,7 +175,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
       hub,
       nodeId,
       version: packageVersion(),
-      dependencies: { store: () => store.health(), bus: () => bus.health(), presence: () => presence.health() },
+      dependencies: { store: () => store.health(), bus: () => bus.health(), presence: () => presence.health(), limits: () => limiter.health() },
     },
     sessions,
     metrics: metrics.registry,

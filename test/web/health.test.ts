@@ -26,7 +26,7 @@ describe('/healthz on one process (SQLite, in-process bus and presence)', () => 
       connections: 1,
       users: 1,
       rooms: 1,
-      dependencies: { store: { kind: 'sqlite', state: 'up' }, bus: { kind: 'memory', state: 'up' }, presence: { kind: 'memory', state: 'up' } },
+      dependencies: { store: { kind: 'sqlite', state: 'up' }, bus: { kind: 'memory', state: 'up' }, presence: { kind: 'memory', state: 'up' }, limits: { kind: 'memory', state: 'up' } },
     });
     expect(typeof body.dependencies.store.latencyMs).toBe('number');
   });
@@ -97,7 +97,7 @@ describe('/healthz on PostgreSQL + Redis', () => {
     expect(up.status).toBe(200);
     expect(up.body).toMatchObject({
       status: 'ok',
-      dependencies: { store: { kind: 'postgres', state: 'up' }, bus: { kind: 'redis', state: 'up' }, presence: { kind: 'redis', state: 'up' } },
+      dependencies: { store: { kind: 'postgres', state: 'up' }, bus: { kind: 'redis', state: 'up' }, presence: { kind: 'redis', state: 'up' }, limits: { kind: 'redis', state: 'up' } },
     });
 
     await pg.halt();
