@@ -31,7 +31,7 @@ export const clusterKinds: ServerKind[] = ['gif-chat-cluster', 'socket.io-cluste
 export const kindsOf = (scenario: Scenario): ServerKind[] => scenario.kinds ?? baseKinds;
 
 /** Limits the harness raises for load that sends faster than a person: the documented exception. */
-const FAST_SENDER = { RATE_PER_SEC: '1000000', RATE_BURST: '1000000' };
+const FAST_SENDER = { RATE_PER_SEC: '1000000', RATE_BURST: '1000000', USER_MESSAGES_PER_SEC: '1000000', USER_MESSAGES_BURST: '1000000' };
 
 const pick = <T>(mode: Mode, full: T, quick: T, smoke: T) => (mode === 'full' ? full : mode === 'quick' ? quick : smoke);
 

@@ -26,6 +26,10 @@ export interface Config {
   ratePerSec: number;
   /** Frames a socket may send in a burst above the sustained rate. */
   rateBurst: number;
+  /** Sustained messages a second one user may post, across all their sockets and every process. */
+  userMessagesPerSec: number;
+  /** Messages one user may post at once above that rate. */
+  userMessagesBurst: number;
   /** Extra origins (besides the server's own) allowed to open a WebSocket. */
   allowedOrigins: string[];
   /** Entries returned by a plain `join` and by `history` without `limit`. */
@@ -66,6 +70,8 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   outboxLimit: 1024 * 1024,
   ratePerSec: 20,
   rateBurst: 40,
+  userMessagesPerSec: 10,
+  userMessagesBurst: 30,
   allowedOrigins: [],
   historyLimit: 50,
   resumeLimit: 1000,
@@ -198,6 +204,8 @@ export function loadConfig(env: Env, keeper?: SecretKeeper): LoadedConfig {
     outboxLimit: int(env, 'OUTBOX_LIMIT', defaults.outboxLimit, 16 * 1024, 1024 * 1024 * 1024),
     ratePerSec: int(env, 'RATE_PER_SEC', defaults.ratePerSec, 1, 1_000_000),
     rateBurst: int(env, 'RATE_BURST', defaults.rateBurst, 1, 1_000_000),
+    userMessagesPerSec: int(env, 'USER_MESSAGES_PER_SEC', defaults.userMessagesPerSec, 1, 1_000_000),
+    userMessagesBurst: int(env, 'USER_MESSAGES_BURST', defaults.userMessagesBurst, 1, 1_000_000),
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS'),
     historyLimit: int(env, 'HISTORY_LIMIT', defaults.historyLimit, 1, 100),
     resumeLimit: int(env, 'RESUME_LIMIT', defaults.resumeLimit, 1, 10_000),

@@ -1,5 +1,5 @@
 import { TestClient } from './helpers/client';
-import { startServer, tempDataDir } from './helpers/server';
+import { startServer, tempDataDir, FAST_SENDER } from './helpers/server';
 
 describe('durability across a restart on the same DATA_DIR', () => {
   test('rooms, owners, passwords and history survive; seq continues', async () => {
@@ -30,7 +30,7 @@ describe('durability across a restart on the same DATA_DIR', () => {
   });
 
   test('writes of one event-loop turn share one transaction', async () => {
-    const s = await startServer({ dataDir: tempDataDir(), ratePerSec: 10_000, rateBurst: 10_000 });
+    const s = await startServer({ dataDir: tempDataDir(), ...FAST_SENDER });
     const store = s.app.store;
     const commits: number[] = [];
     const append = store.append.bind(store);

@@ -1,5 +1,5 @@
 import { TestClient, sleep } from './helpers/client';
-import { startServer } from './helpers/server';
+import { startServer, FAST_SENDER } from './helpers/server';
 
 const seqOf = (c: TestClient, room: string, from = 0) =>
   c.frames
@@ -9,7 +9,7 @@ const seqOf = (c: TestClient, room: string, from = 0) =>
 
 describe('ordering and resume', () => {
   test('a reconnect with since under concurrent sending misses nothing and doubles nothing', async () => {
-    const s = await startServer({ ratePerSec: 10_000, rateBurst: 10_000 });
+    const s = await startServer({ ...FAST_SENDER });
     const senders = await Promise.all([1, 2, 3].map(() => TestClient.connect(s.wsUrl)));
     const room = await senders[0].request('create', { title: 'busy', max: 100 });
     for (const x of senders) await x.request('join', { room: room.id });
@@ -54,7 +54,7 @@ describe('ordering and resume', () => {
   });
 
   test('every member receives every entry exactly once, in seq order, while several members send at once', async () => {
-    const s = await startServer({ ratePerSec: 10_000, rateBurst: 10_000 });
+    const s = await startServer({ ...FAST_SENDER });
     const clients = await Promise.all(Array.from({ length: 5 }, () => TestClient.connect(s.wsUrl)));
     const room = await clients[0].request('create', { title: 'r', max: 100 });
     for (const c of clients) await c.request('join', { room: room.id });
@@ -69,7 +69,7 @@ describe('ordering and resume', () => {
   });
 
   test('since: 0 returns everything; a capped resume says more: true and the next join continues', async () => {
-    const s = await startServer({ resumeLimit: 10, ratePerSec: 10_000, rateBurst: 10_000 });
+    const s = await startServer({ resumeLimit: 10, ...FAST_SENDER });
     const a = await TestClient.connect(s.wsUrl);
     const room = await a.request('create', { title: 'r' });
     await a.request('join', { room: room.id });

@@ -9,6 +9,7 @@ import { HistoryCache, HistoryPage, ResumePage } from './history-cache';
 import { newId } from './identity';
 import { hashPassword, verifyPassword } from './password';
 import { RoomUpdates } from './room-updates';
+import { Allowance } from '../limits/allowance';
 import type { Limiter } from '../limits/limiter';
 
 /** `roomUpdated` goes out at most once per room per this many ms (per process). */
@@ -95,6 +96,7 @@ export class Chat {
   private sweeping: Promise<void> | null = null;
   private lastRoomCheck = 0;
   private closed = false;
+  private readonly messageRate: Allowance;
 
   constructor(private readonly deps: ChatDeps) {
     this.config = deps.config;
@@ -111,6 +113,17 @@ export class Chat {
       deps.audience,
       (err) => this.logger.warn(`reading rooms for the lobby failed: ${(err as Error).message}`),
     );
+    const { userMessagesPerSec: perSec, userMessagesBurst: burst } = deps.config;
+    this.messageRate = new Allowance(deps.limiter, 'msg:', [{ limit: burst, windowMs: (burst / perSec) * 1000 }], `at most ${perSec} messages a second from one person`);
+  }
+
+  /**
+   * Counts one message (or GIF) of `user` against the per-user rate, across all their sockets
+   * and processes. Undefined when admitted at once (no promise on the hot path); otherwise a
+   * promise rejecting with `rate_limited` (retryAfterMs) past the rate.
+   */
+  admitMessage(user: UserInfo): Promise<void> | undefined {
+    return this.messageRate.admit(user.id);
   }
 
   /** Entries a plain `join` and a `history` without `limit` return. */
@@ -419,6 +432,7 @@ export class Chat {
    */
   async sweep(now: number): Promise<void> {
     if (this.closed) return;
+    this.messageRate.sweep(now);
     for (const gone of await this.presence.sweep(now)) {
       // Back on another server meanwhile: their `joined` was not recorded, so no `left` either.
       if (await this.presence.isMember(gone.room, gone.user.id)) continue;

@@ -2,7 +2,7 @@ import { PRESENCE_TTL_MS } from '../../src/app';
 import { Frame, TestClient, sleep } from '../helpers/client';
 import { processBackend, serverEnv, sharing } from '../helpers/cluster';
 import { connectionTo, pidOf, startProcess, stopProcess } from '../helpers/process';
-import { browserSession } from '../helpers/server';
+import { browserSession, FAST_SENDER } from '../helpers/server';
 import { PostgresServer, RedisServer, freePort, startPostgres, startRedis } from '../helpers/services';
 import { twoAppsScenarios } from './two-apps.test';
 
@@ -185,7 +185,7 @@ describe('WORKERS=3 under one primary (node:cluster, one port)', () => {
   test('kill -9 of a worker: its clients resume elsewhere (nothing acked lost or doubled, one gap-free seq order), the others notice nothing, its users lapse and leave once, a new worker starts', async () => {
     const sweepMs = 250;
     const port = await freePort();
-    const env = serverEnv(services, { ratePerSec: 10_000, rateBurst: 10_000, presenceGraceMs: 1000, sweepMs });
+    const env = serverEnv(services, { ...FAST_SENDER, presenceGraceMs: 1000, sweepMs });
     const primary = await startProcess({ ...env, WORKERS: '3', PORT: String(port) }, { listening: 3 });
     try {
       const workers = primary.nodes();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { TestClient, sleep } from '../helpers/client';
 import { Config } from '../../src/config';
 import { Cluster, ClusterBackend, ClusterNode, inProcessBackend } from '../helpers/cluster';
-import { browserSession, startServer, tempDataDir } from '../helpers/server';
+import { browserSession, startServer, tempDataDir, FAST_SENDER } from '../helpers/server';
 
 /** A socket to one node; with a session cookie it is that session's user (the cluster shares one cookie secret). */
 function connect(node: ClusterNode, cookie?: string): Promise<TestClient> {
@@ -61,7 +61,7 @@ async function listed(client: TestClient, room: string): Promise<any> {
 }
 
 /** No scenario tests the rate limit: every cluster lets a socket send as fast as it likes. */
-const unlimited: Partial<Config> = { ratePerSec: 10_000, rateBurst: 10_000 };
+const unlimited: Partial<Config> = { ...FAST_SENDER };
 /** Short presence and ownership timings, for the tests of grace and owner handover (one cluster, where they are shared). */
 const quick = { presenceGraceMs: 300, ownerAwayMs: 400, sweepMs: 50 };
 

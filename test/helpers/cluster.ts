@@ -6,6 +6,7 @@ import { Bus } from '../../src/bus/bus';
 import { createMemoryBus } from '../../src/bus/memory-bus';
 import { Config, defaults, makeConfig } from '../../src/config';
 import { silentLogger } from '../../src/logger';
+import { createMemoryLimiter } from '../../src/limits/memory-limiter';
 import { createMemoryPresence } from '../../src/presence/memory-presence';
 import { Presence } from '../../src/presence/presence';
 import { openSqliteStore } from '../../src/store/sqlite-store';
@@ -192,14 +193,16 @@ export const inProcessBackend: ClusterBackend = {
     const dataDir = overrides.dataDir ?? tempDataDir();
     const bus: Bus = createMemoryBus();
     const presence: Presence = createMemoryPresence({ graceMs: overrides.presenceGraceMs ?? defaults.presenceGraceMs, ttlMs: PRESENCE_TTL_MS });
+    // Apps of one process share their limits, as they share bus and presence.
+    const limiter = createMemoryLimiter();
     return startApps(
       n,
       { ...overrides, dataDir },
       async () => {
         const store: Store = openSqliteStore(path.join(dataDir, 'gif-chat.db'));
-        return { parts: { store, bus, presence }, config: {}, release: () => store.close() };
+        return { parts: { store, bus, presence, limiter }, config: {}, release: () => store.close() };
       },
-      () => settleAll([() => bus.close(), () => presence.close()]),
+      () => settleAll([() => bus.close(), () => presence.close(), () => limiter.close()]),
       options,
     );
   },

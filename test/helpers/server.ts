@@ -68,3 +68,6 @@ export async function browserSession(url: string): Promise<{ cookie: string; htm
   if (!setCookie) throw new Error('the page set no session cookie');
   return { cookie: setCookie.split(';')[0], html: await res.text() };
 }
+
+/** Limits lifted for tests whose clients send faster than a person (the rates' own tests keep the defaults). */
+export const FAST_SENDER = { ratePerSec: 10_000, rateBurst: 10_000, userMessagesPerSec: 10_000, userMessagesBurst: 10_000 } as const;

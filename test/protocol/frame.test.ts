@@ -1,6 +1,6 @@
 import { framePayload, textFrame } from '../../src/protocol';
 import { TestClient } from '../helpers/client';
-import { startServer } from '../helpers/server';
+import { startServer, FAST_SENDER } from '../helpers/server';
 
 describe('frame', () => {
   test.each([0, 1, 125, 126, 65_535, 65_536, 200_000])('a %i-byte payload gets the right header and round-trips', (n) => {
@@ -16,7 +16,7 @@ describe('frame', () => {
   });
 
   test('a real ws client reads frames of every length class, coalesced in one write', async () => {
-    const s = await startServer({ ratePerSec: 10_000, rateBurst: 10_000 });
+    const s = await startServer({ ...FAST_SENDER });
     const a = await TestClient.connect(s.wsUrl);
     const room = await a.request('create', { title: 'big' });
     await a.request('join', { room: room.id });

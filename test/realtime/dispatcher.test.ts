@@ -2,7 +2,7 @@ import path from 'node:path';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { Store } from '../../src/store/store';
 import { TestClient } from '../helpers/client';
-import { startServer, tempDataDir } from '../helpers/server';
+import { startServer, tempDataDir, FAST_SENDER } from '../helpers/server';
 
 describe('dispatcher: envelope, errors, order, rate limit', () => {
   test('envelope errors answer with the documented code, with the id when it could be read', async () => {
@@ -40,7 +40,7 @@ describe('dispatcher: envelope, errors, order, rate limit', () => {
   });
 
   test('garbage never crashes the server, never closes the socket, never touches another client', async () => {
-    const s = await startServer({ ratePerSec: 10_000, rateBurst: 10_000 });
+    const s = await startServer({ ...FAST_SENDER });
     const a = await TestClient.connect(s.wsUrl);
     const bystander = await TestClient.connect(s.wsUrl);
     const room = await bystander.request('create', { title: 'calm' });

@@ -3,7 +3,7 @@ import { PRESENCE_BATCH_MS } from '../../src/realtime/presence-batcher';
 import WebSocket from 'ws';
 import { TestClient, sleep } from '../helpers/client';
 import { startRoom } from '../helpers/room';
-import { startServer } from '../helpers/server';
+import { startServer, FAST_SENDER } from '../helpers/server';
 
 /** Tries an upgrade and reports the HTTP status of a refusal, or 101 when it opened. */
 function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
@@ -80,7 +80,7 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
   });
 
   test('a slow consumer past OUTBOX_LIMIT is cut off; it recovers with join + since', async () => {
-    const s = await startServer({ outboxLimit: 16 * 1024, ratePerSec: 10_000, rateBurst: 10_000 });
+    const s = await startServer({ outboxLimit: 16 * 1024, ...FAST_SENDER });
     const sender = await TestClient.connect(s.wsUrl);
     const room = await sender.request('create', { title: 'firehose', max: 100 });
     await sender.request('join', { room: room.id });

@@ -6,7 +6,7 @@ import { openSqliteStore } from '../../src/store/sqlite-store';
 import { AppendOp } from '../../src/store/store';
 import { Frame, TestClient, sleep } from '../helpers/client';
 import { FaultyStore, faultyStore } from '../helpers/faulty-store';
-import { TestServer, startServer, tempDataDir } from '../helpers/server';
+import { TestServer, startServer, tempDataDir, FAST_SENDER } from '../helpers/server';
 
 /**
  * The real process. Jest hands test code a copy of `process` whose listeners never hear
@@ -144,7 +144,7 @@ describe('no fire-and-forget write can crash the process', () => {
   });
 
   test('one batch, two rooms: the failing room gets unavailable, the healthy one is acked and pushed', async () => {
-    const { s, store } = await start({ ratePerSec: 10_000, rateBurst: 10_000 });
+    const { s, store } = await start({ ...FAST_SENDER });
     const x1 = await TestClient.connect(s.wsUrl);
     const y1 = await TestClient.connect(s.wsUrl);
     const y2 = await TestClient.connect(s.wsUrl);
@@ -239,7 +239,7 @@ describe('no fire-and-forget write can crash the process', () => {
   });
 
   test('a burst of failing appends: every request is answered (ack or unavailable), retries commit once each', async () => {
-    const { s, store } = await start({ ratePerSec: 10_000, rateBurst: 10_000 });
+    const { s, store } = await start({ ...FAST_SENDER });
     const a = await TestClient.connect(s.wsUrl);
     const b = await TestClient.connect(s.wsUrl);
     const room = await a.request('create', { title: 'r' });

@@ -1,6 +1,6 @@
 import { TestClient } from '../../helpers/client';
 import { startRoom as roomWith } from '../../helpers/room';
-import { startServer } from '../../helpers/server';
+import { startServer, FAST_SENDER } from '../../helpers/server';
 
 describe('message, history, typing, whisper', () => {
   test('a message is acked with its entry and pushed once to every socket in the room, sender included', async () => {
@@ -64,7 +64,7 @@ describe('message, history, typing, whisper', () => {
   });
 
   test('history pages back, oldest first, with before and limit', async () => {
-    const { clients, room } = await roomWith(1, { ratePerSec: 10_000, rateBurst: 10_000 });
+    const { clients, room } = await roomWith(1, { ...FAST_SENDER });
     const [a] = clients;
     for (let i = 1; i <= 120; i++) await a.request('message', { room: room.id, text: `m${i}` });
     // seq 1 is a's join; messages are seq 2..121
@@ -82,7 +82,7 @@ describe('message, history, typing, whisper', () => {
   });
 
   test('join without since returns the latest 50; the join ack of a password room holds its history only with the password', async () => {
-    const s = await startServer({ ratePerSec: 10_000, rateBurst: 10_000 });
+    const s = await startServer({ ...FAST_SENDER });
     const a = await TestClient.connect(s.wsUrl);
     const room = await a.request('create', { title: 'secret', password: 'pw' });
     await a.request('join', { room: room.id, password: 'pw' });

@@ -1,6 +1,6 @@
 import { TestClient } from '../../helpers/client';
 import { startRoom } from '../../helpers/room';
-import { browserSession, startServer } from '../../helpers/server';
+import { browserSession, startServer, FAST_SENDER } from '../../helpers/server';
 
 describe('rooms: create, chatrooms, join, leave, delete', () => {
   test('create acks the room, pushes roomCreated to every client, and lists it in chatrooms', async () => {
@@ -18,7 +18,7 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
   });
 
   test('presence is batched: joins reach a member together, within the interval, and never after a later message', async () => {
-    const { s, clients: [a], room } = await startRoom(1, { ratePerSec: 10_000, rateBurst: 10_000 });
+    const { s, clients: [a], room } = await startRoom(1, { ...FAST_SENDER });
     await a.next('system', (e) => e.kind === 'joined', 0);
     const from = a.frames.length;
     const guests = await Promise.all(Array.from({ length: 5 }, () => TestClient.connect(s.wsUrl)));
@@ -43,7 +43,7 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
   });
 
   test('a presence batch partly in a joiner history reaches it without the entries it already has', async () => {
-    const { s, clients: [a], room } = await startRoom(1, { ratePerSec: 10_000, rateBurst: 10_000 });
+    const { s, clients: [a], room } = await startRoom(1, { ...FAST_SENDER });
     await a.next('system', (e) => e.kind === 'joined', 0);
     // b's joined entry is committed but still waits in the room's batch when c joins.
     const b = await TestClient.connect(s.wsUrl);
