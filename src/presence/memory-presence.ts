@@ -1,4 +1,5 @@
 import { UserInfo } from '../protocol';
+import { nameKey, nameKeys } from './name-key';
 import { Departure, Presence, PresenceOptions, RoomMember, SocketRef } from './presence';
 
 /** An open socket: whose it is and which rooms it is in. */
@@ -103,13 +104,11 @@ export function createMemoryPresence(options: PresenceOptions): Presence {
   }
 
   function claim(name: string, userId: string): void {
-    const key = name.toLowerCase();
-    if (!names.has(key)) names.set(key, userId);
+    for (const key of nameKeys(nameKey(name))) if (!names.has(key)) names.set(key, userId);
   }
 
   function release(info: UserInfo): void {
-    const key = info.name.toLowerCase();
-    if (names.get(key) === info.id) names.delete(key);
+    for (const key of nameKeys(nameKey(info.name))) if (names.get(key) === info.id) names.delete(key);
   }
 
   /** Registers a socket; true when its user came online with it. */
@@ -241,14 +240,14 @@ export function createMemoryPresence(options: PresenceOptions): Presence {
     },
 
     async rename(user) {
-      const holder = names.get(user.name.toLowerCase());
-      if (holder !== undefined && holder !== user.id) return false;
+      const keys = nameKeys(nameKey(user.name));
+      if (keys.some((key) => names.has(key) && names.get(key) !== user.id)) return false;
       const state = online.get(user.id);
       if (state === undefined) return true;
       release(state.info);
       const info = Object.freeze({ ...user });
       state.info = info;
-      names.set(info.name.toLowerCase(), info.id);
+      for (const key of keys) names.set(key, info.id);
       for (const room of roomsByUser.get(info.id) ?? []) {
         const member = rooms.get(room)?.get(info.id);
         if (member !== undefined) member.user = info;

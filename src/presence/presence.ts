@@ -35,7 +35,8 @@ export interface Departure {
  *
  * Guarantees (the contract suite in test/presence/presence-contract.ts checks each):
  * - A user is online while any of their sockets, on any node, is connected; names are
- *   claimed case-insensitively and unique among online users (`rename` is atomic).
+ *   claimed case-insensitively and by look-alike skeleton (see name-key.ts) and unique among
+ *   online users (`rename` is atomic).
  * - A user is present in a room while any of their sockets is in it, and for `graceMs`
  *   after the last one left without an explicit `leave` (a reload, a drop): back within
  *   the grace, they are still `present`, keep their place (`since`) and nothing is recorded.

@@ -4,6 +4,7 @@ import { checkHealth } from '../health';
 import { Logger } from '../logger';
 import { ChatError, fail } from '../protocol/errors';
 import { UserInfo } from '../protocol';
+import { nameKey } from './name-key';
 import { Departure, JoinOutcome, Presence, PresenceOptions, RoomMember, SocketRef } from './presence';
 
 /** Tuning of the Redis presence. */
@@ -34,8 +35,8 @@ export type RedisPresence = Presence & {
  *   P usocks:<uid>     SET   the user's socket ids (online while not empty)
  *   P online           ZSET  uid → arrival number (users() order)
  *   P info             HASH  uid → the online user's info (JSON)
- *   P lname            HASH  uid → the online user's name, lower-cased (as claimed)
- *   P names            HASH  lower-cased name → uid holding it
+ *   P lname            HASH  uid → the online user's name keys (nameKey: newline-separated, as claimed)
+ *   P names            HASH  name key → uid holding it
  *   P members:<room>   ZSET  uid → arrival number (members() order)
  *   P member:<room>    HASH  uid → "<since>|<info JSON>"
  *   P msocks:<room>    HASH  uid → how many of the user's sockets are in the room (absent: in grace)
@@ -59,6 +60,12 @@ local function gsplit(key)
   local n = tonumber(string.sub(key, 1, colon - 1))
   return string.sub(key, colon + 1, colon + n), string.sub(key, colon + n + 1)
 end
+-- The keys of a nameKey (newline-separated).
+local function keys_of(lname)
+  local out = {}
+  for k in string.gmatch(lname, '[^\\n]+') do out[#out + 1] = k end
+  return out
+end
 -- A member record: "<since>|<info>".
 local function since_of(rec) return string.sub(rec, 1, string.find(rec, '|', 1, true) - 1) end
 local function info_of(rec) return string.sub(rec, string.find(rec, '|', 1, true) + 1) end
@@ -81,7 +88,7 @@ local function connect_socket(sid, node, uid, info, lname)
   redis.call('ZADD', P .. 'online', redis.call('INCR', P .. 'seq'), uid)
   redis.call('HSET', P .. 'info', uid, info)
   redis.call('HSET', P .. 'lname', uid, lname)
-  redis.call('HSETNX', P .. 'names', lname, uid)
+  for _, k in ipairs(keys_of(lname)) do redis.call('HSETNX', P .. 'names', k, uid) end
   return 1
 end
 
@@ -125,7 +132,11 @@ local function drop_socket(sid, gone)
   if redis.call('SCARD', usocks) > 0 then return 0 end
   redis.call('ZREM', P .. 'online', uid)
   local lname = redis.call('HGET', P .. 'lname', uid)
-  if lname and redis.call('HGET', P .. 'names', lname) == uid then redis.call('HDEL', P .. 'names', lname) end
+  if lname then
+    for _, k in ipairs(keys_of(lname)) do
+      if redis.call('HGET', P .. 'names', k) == uid then redis.call('HDEL', P .. 'names', k) end
+    end
+  end
   redis.call('HDEL', P .. 'info', uid)
   redis.call('HDEL', P .. 'lname', uid)
   return 1
@@ -141,28 +152,35 @@ local epoch = redis.call('GET', P .. 'epoch')
 if epoch then return epoch end
 redis.call('SET', P .. 'epoch', ARGV[6])
 return ARGV[6]`,
-  /** ARGV 5: sid, 6: node, 7: uid, 8: info, 9: lower-cased name. */
+  /** ARGV 5: sid, 6: node, 7: uid, 8: info, 9: name keys (nameKey). */
   connect: `return connect_socket(ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])`,
   /** ARGV 5: sid. */
   disconnect: `return drop_socket(ARGV[5], NOW)`,
-  /** ARGV 5: uid, 6: info, 7: lower-cased name. 1: renamed (or free, for a user not online), 0: taken. */
+  /** ARGV 5: uid, 6: info, 7: name keys (nameKey). 1: renamed (or free, for a user not online), 0: taken. */
   rename: `
 local uid, info, lname = ARGV[5], ARGV[6], ARGV[7]
-local holder = redis.call('HGET', P .. 'names', lname)
-if holder and holder ~= uid then return 0 end
+local keys = keys_of(lname)
+for _, k in ipairs(keys) do
+  local holder = redis.call('HGET', P .. 'names', k)
+  if holder and holder ~= uid then return 0 end
+end
 if not redis.call('ZSCORE', P .. 'online', uid) then return 1 end
 local old = redis.call('HGET', P .. 'lname', uid)
-if old and redis.call('HGET', P .. 'names', old) == uid then redis.call('HDEL', P .. 'names', old) end
+if old then
+  for _, k in ipairs(keys_of(old)) do
+    if redis.call('HGET', P .. 'names', k) == uid then redis.call('HDEL', P .. 'names', k) end
+  end
+end
 redis.call('HSET', P .. 'info', uid, info)
 redis.call('HSET', P .. 'lname', uid, lname)
-redis.call('HSET', P .. 'names', lname, uid)
+for _, k in ipairs(keys) do redis.call('HSET', P .. 'names', k, uid) end
 for _, room in ipairs(redis.call('SMEMBERS', P .. 'urooms:' .. uid)) do
   local mhash = P .. 'member:' .. room
   local rec = redis.call('HGET', mhash, uid)
   if rec then redis.call('HSET', mhash, uid, since_of(rec) .. '|' .. info) end
 end
 return 1`,
-  /** ARGV 5: room, 6: sid, 7: node, 8: uid, 9: info, 10: lower-cased name, 11: max. 1 joined, 2 present, 3 full, -1 another user's socket. */
+  /** ARGV 5: room, 6: sid, 7: node, 8: uid, 9: info, 10: name keys (nameKey), 11: max. 1 joined, 2 present, 3 full, -1 another user's socket. */
   join: `
 local room, sid, uid = ARGV[5], ARGV[6], ARGV[8]
 local skey = P .. 'sock:' .. sid
@@ -382,7 +400,7 @@ export async function openRedisPresence(url: string, options: RedisPresenceOptio
 
     async connect(ref, user) {
       if (closed) throw closedError();
-      const got = await run<number>('connect', Date.now(), [socketId(ref), ref.node, user.id, infoJson(user), user.name.toLowerCase()]);
+      const got = await run<number>('connect', Date.now(), [socketId(ref), ref.node, user.id, infoJson(user), nameKey(user.name)]);
       if (got === -1) throw anotherUser(ref);
       return got === 1;
     },
@@ -411,12 +429,12 @@ export async function openRedisPresence(url: string, options: RedisPresenceOptio
 
     async rename(user) {
       if (closed) throw closedError();
-      return (await run<number>('rename', Date.now(), [user.id, infoJson(user), user.name.toLowerCase()])) === 1;
+      return (await run<number>('rename', Date.now(), [user.id, infoJson(user), nameKey(user.name)])) === 1;
     },
 
     async join(room, ref, user, max) {
       if (closed) throw closedError();
-      const got = await run<number>('join', Date.now(), [room, socketId(ref), ref.node, user.id, infoJson(user), user.name.toLowerCase(), String(max)]);
+      const got = await run<number>('join', Date.now(), [room, socketId(ref), ref.node, user.id, infoJson(user), nameKey(user.name), String(max)]);
       if (got === -1) throw anotherUser(ref);
       const outcomes: Record<number, JoinOutcome> = { 1: 'joined', 2: 'present', 3: 'full' };
       return outcomes[got];

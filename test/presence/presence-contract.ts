@@ -79,6 +79,21 @@ export function presenceContract(name: string, open: (options: PresenceOptions) 
         expect(await p.rename(user('u_b', 'alice'))).toBe(true);
       });
 
+      test('look-alikes are the same name (Unicode TS #39 skeleton): Cyrillic А, capital I for l, 0 for O; released together', async () => {
+        await p.connect(ref('n1', 'a'), user('u_a', 'Alice'));
+        await p.connect(ref('n1', 'b'), user('u_b', 'Bob'));
+        await p.connect(ref('n1', 'c'), user('u_c', 'Carol'));
+        for (const clone of ['\u0410lice', 'AIice', 'ALICE', 'aIice', '\u0430lice', 'Al\u0456ce']) {
+          expect({ clone, renamed: await p.rename(user('u_b', clone)) }).toEqual({ clone, renamed: false });
+        }
+        expect(await p.rename(user('u_c', 'B0B'))).toBe(false);
+        expect(await p.rename(user('u_c', 'Alicia'))).toBe(true);
+        // Alice's own look-alike rename is hers to make; her old keys are released with it.
+        expect(await p.rename(user('u_a', 'AIice'))).toBe(true);
+        expect(await p.rename(user('u_a', 'Zed'))).toBe(true);
+        expect(await p.rename(user('u_b', '\u0410lice'))).toBe(true);
+      });
+
       test('a user going offline releases their name', async () => {
         await p.connect(ref('n1', 'a'), user('u_a', 'Alice'));
         await p.connect(ref('n1', 'b'), user('u_b', 'Bob'));

@@ -24,6 +24,9 @@ describe('identity: welcome, register, availableUsers', () => {
     // Normalized before the uniqueness check: the fullwidth clone is the same name.
     await expect(b.request('register', { name: 'ａｌｉｃｅ' })).rejects.toMatchObject({ code: 'name_taken' });
     for (const name of ['Al\u200bice', '\u202eecilA', 'Al\u0007ice']) expect((await b.call('register', { name })).data.code).toBe('invalid_data');
+    // Look-alikes of an online user's name are that name (Unicode TS #39 skeleton): Cyrillic А, capital I for l, Greek Α.
+    for (const name of ['\u0410lice', 'AIice', '\u0391LICE']) expect({ name, code: (await b.call('register', { name })).data.code }).toEqual({ name, code: 'name_taken' });
+    expect(await b.request('register', { name: 'Alicia' })).toMatchObject({ name: 'Alicia' });
     expect((await b.call('create', { title: 'Room\u200d' })).data.code).toBe('invalid_data');
     const room = await b.request('create', { title: 'Ｃａｔｓ' });
     expect(room.title).toBe('Cats');
