@@ -217,6 +217,8 @@ const targets: Target[] = [
   valueTarget('durable throughput', 'ackedPerSec', 'at least 50,000 messages/s acked', (v) => v >= 50_000, '/s'),
   ratioTarget('request/ack', 'acksPerSec', 'at least 2x Socket.IO', 'socket.io', (r) => r >= 2),
   valueTarget('hostile members', 'p99Ratio', 'healthy p99 within 1.2x of calm', (v) => v <= 1.2, 'x'),
+  valueTarget('abuse', 'worstRatio', "people's p99 under each attack within 2x of calm", (v) => v <= 2, 'x'),
+  valueTarget('abuse', 'rssAfterRatio', 'server RSS after the attacks within 20% of before', (v) => v <= 1.2, 'x'),
   explained(
     ratioTarget('cross-process fan-out', 'deliveriesPerSec', 'gif-chat 2 processes: deliveries/s at least 3x Socket.IO 2 processes', 'socket.io-cluster', (r) => r >= 3, 'gif-chat-cluster'),
     clusterFanoutWhy,

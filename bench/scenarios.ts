@@ -1,3 +1,4 @@
+import { abuse } from './abuse';
 import { ServerKind } from './clients';
 import { generatorCpuMs, LoadWorker, RunningServer, sleep, split, startServer, withWorkers } from './harness';
 import { Histogram } from './histogram';
@@ -562,4 +563,4 @@ const durablePostgres: Scenario = {
 };
 
 /** Every scenario, in report order. */
-export const scenarios: Scenario[] = [fanout, chatty, idle, reconnect, durable, requestAck, hostile, clusterFanout, clusterChatty, durablePostgres];
+export const scenarios: Scenario[] = [fanout, chatty, idle, reconnect, durable, requestAck, hostile, clusterFanout, clusterChatty, durablePostgres, abuse];

@@ -263,6 +263,31 @@ const ops = {
     return { count, failed, latency: latency.toJSON() };
   },
 
+  /**
+   * Every client sends one request, waits for its reply, then `gapMs`, for `durationMs`: people
+   * using the app at a human pace, whose round trips are the measure of a server under attack.
+   */
+  async probe(a: { durationMs: number; gapMs: number }) {
+    const stopAt = now() + a.durationMs;
+    const latency = new Histogram();
+    let failed = 0;
+    await Promise.all(
+      state.clients.map(async (t) => {
+        while (now() < stopAt) {
+          const at = now();
+          try {
+            await t.client.request(t.room);
+            latency.record(now() - at);
+          } catch {
+            failed++;
+          }
+          await sleep(a.gapMs);
+        }
+      }),
+    );
+    return { failed, latency: latency.toJSON() };
+  },
+
   /** The first `count` clients stop reading their sockets. */
   async pause(a: { count: number }) {
     for (const t of state.clients.slice(0, a.count)) {
