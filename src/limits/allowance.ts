@@ -15,13 +15,15 @@ const MAX_KEYS = 50_000;
  *
  * Guarantees: never more than the rates allow plus, per process, the unspent part of one
  * chunk; units left unspent lapse after a second (the limiter counted them: a slow sender
- * pays a little of their burst for the batching). `admit` answers synchronously (undefined)
+ * pays a little of their burst for the batching). A refusal is remembered in the process until
+ * the wait it gave (at most a second), so a flood past the rate costs the limiter nothing. `admit` answers synchronously (undefined)
  * when local units remain, so an admitted unit costs no promise; otherwise it returns a
  * promise that rejects with `rate_limited` (retryAfterMs) past the rate, or `unavailable`
  * when the limiter is down.
  */
 export class Allowance {
-  private readonly local = new Map<string, { left: number; until: number }>();
+  /** Units drawn and not spent (`left`), or a refusal remembered (`blocked`), each until `until`. */
+  private readonly local = new Map<string, { left: number; until: number; blocked: boolean }>();
 
   constructor(
     private readonly limiter: Limiter,
@@ -35,9 +37,13 @@ export class Allowance {
   /** Spends one unit for `key`: undefined when spent locally, else the promise of the limiter's answer. */
   admit(key: string, now = Date.now()): Promise<void> | undefined {
     const held = this.local.get(key);
-    if (held !== undefined && held.until > now && held.left > 0) {
-      held.left--;
-      return undefined;
+    if (held !== undefined && held.until > now) {
+      if (held.left > 0) {
+        held.left--;
+        return undefined;
+      }
+      // Refused a moment ago: refused again without asking the limiter (a flood costs it nothing).
+      if (held.blocked) return Promise.reject(this.refusal(held.until - now));
     }
     return this.draw(key, now);
   }
@@ -50,13 +56,17 @@ export class Allowance {
       got = 1;
       verdict = await this.limiter.take(limitedKey, this.rates, 1);
     }
-    if (!verdict.ok) throw fail.rateLimited(`slow down: ${this.describe}`, verdict.retryAfterMs);
-    if (got > 1) {
-      if (this.local.size >= MAX_KEYS) this.local.clear();
-      this.local.set(key, { left: got - 1, until: now + ALLOWANCE_TTL_MS });
-    } else {
-      this.local.delete(key);
+    if (this.local.size >= MAX_KEYS) this.local.clear();
+    if (!verdict.ok) {
+      this.local.set(key, { left: 0, until: now + Math.min(verdict.retryAfterMs, ALLOWANCE_TTL_MS), blocked: true });
+      throw this.refusal(verdict.retryAfterMs);
     }
+    if (got > 1) this.local.set(key, { left: got - 1, until: now + ALLOWANCE_TTL_MS, blocked: false });
+    else this.local.delete(key);
+  }
+
+  private refusal(retryAfterMs: number) {
+    return fail.rateLimited(`slow down: ${this.describe}`, retryAfterMs);
   }
 
   /** Forgets local units that lapsed (call now and then). */
