@@ -4,7 +4,8 @@
  * floods and mutes, kick bans that cover the client's address, room quotas, and the
  * longest allowed password at the unlock form.
  */
-import { Frame, TestClient } from '../helpers/client';
+import { Frame, sleep, TestClient } from '../helpers/client';
+import { inProcessBackend } from '../helpers/cluster';
 import { makeGif } from '../helpers/gif';
 import { browserSession, startServer, TestServer } from '../helpers/server';
 
@@ -203,6 +204,56 @@ describe('kick bans', () => {
     expect(errorOf(await back.call('join', { room: room.id }))?.code).toBe('banned');
     const neighbour = await TestClient.connect(s.wsUrl, from('203.0.113.8'));
     expect((await neighbour.request('join', { room: room.id })).room.id).toBe(room.id);
+  });
+});
+
+describe('across processes (two apps sharing store, bus and presence)', () => {
+  /** Retries `check` until it stops throwing, at most 3 s. */
+  async function eventually(check: () => Promise<void>): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        return await check();
+      } catch (err) {
+        if (i >= 120) throw err;
+        await sleep(25);
+      }
+    }
+  }
+
+  test("a mute made on one process reaches the user's socket on another", async () => {
+    const cluster = await inProcessBackend.start(2, {});
+    const [a, b] = cluster.nodes;
+    const { cookie } = await browserSession(a.url);
+    const here = await TestClient.connect(a.wsUrl, { headers: { cookie } });
+    const there = await TestClient.connect(b.wsUrl, { headers: { cookie } });
+    const [pest, friend] = await Promise.all([TestClient.connect(b.wsUrl), TestClient.connect(a.wsUrl)]);
+    await here.request('mute', { user: pest.user.id });
+    // The fact travels on the bus: wait until the other process applied it (a whisper that gets through is the sign it has not).
+    await eventually(async () => {
+      const before = there.all('whisper').length;
+      await pest.request('whisper', { to: here.user.id, text: 'probe' });
+      await friend.request('whisper', { to: here.user.id, text: 'marker' });
+      await there.next('whisper', (w) => w.text === 'marker', before);
+      expect(there.all('whisper').slice(before).map((w) => w.text)).toEqual(['marker']);
+    });
+    await cluster.close();
+  });
+
+  test('a kick on one process bans the address of the socket on the other', async () => {
+    const cluster = await inProcessBackend.start(2, {});
+    const [a, b] = cluster.nodes;
+    const owner = await TestClient.connect(a.wsUrl);
+    const room = await owner.request('create', { title: 'club' });
+    await owner.request('join', { room: room.id });
+    const troll = await TestClient.connect(b.wsUrl);
+    await troll.request('join', { room: room.id });
+    await owner.request('kick', { room: room.id, user: troll.user.id });
+    await troll.next('kicked', () => true, 0);
+    await eventually(async () => {
+      const fresh = await TestClient.connect(b.wsUrl);
+      expect(errorOf(await fresh.call('join', { room: room.id }))?.code).toBe('banned');
+    });
+    await cluster.close();
   });
 });
 
