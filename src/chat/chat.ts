@@ -339,8 +339,9 @@ export class Chat {
   /**
    * Removes a member and keeps them out for KICK_BAN_MS: the ban and the `kicked` entry
    * commit together. The ban also covers the client addresses of the user's sockets:
-   * `addresses` (the sockets of this process) are banned before this resolves; every
-   * process hearing `kicked` bans those of its own sockets (see banAddresses).
+   * `addresses` (the sockets of this process) are banned before this resolves (a failure to
+   * store that is logged: the kick stands); every process hearing `kicked` bans those of its
+   * own sockets (see banAddresses).
    */
   async kick(roomId: string, by: UserInfo, userId: string, addresses: readonly string[] = []): Promise<void> {
     await this.ownedRoom(roomId, by);
@@ -349,9 +350,9 @@ export class Chat {
     const until = Date.now() + this.config.kickBanMs;
     const result = await this.write({ entry: this.newEntry(roomId, 'kicked', target), banUntil: until });
     if ('refused' in result) throw fail.notFound(`no room ${roomId}`);
-    if (addresses.length > 0) await this.store.banAddresses(roomId, addresses, until);
     // Stored: now their sockets leave the room, on every server, whatever presence does next.
     this.bus.publish(userTopic(userId), { type: 'kicked', room: roomId, user: userId, until });
+    if (addresses.length > 0) await this.banAddresses(roomId, addresses, until);
     await this.presence.remove(roomId, userId).catch((err) => this.logger.warn(`removing kicked ${userId} from room ${roomId} failed: ${(err as Error).message}`));
   }
 
