@@ -318,7 +318,7 @@ function report(results: Results): string {
     'Which process holds each client\'s connection is read from /proc (the server end\'s socket inode in /proc/net/tcp, found among each process\'s file descriptors); ' +
       'senders stamp their process into the message text, so each receipt is counted as on the sender\'s process or on the other one. "deliveries to the other process %" shows how the clients were spread.',
     '',
-    'Fan-out, durable throughput, request/ack, hostile members and their cross-process and PostgreSQL variants raise RATE_PER_SEC and RATE_BURST (their senders go faster than a person); every other setting is the default.',
+    'Fan-out, durable throughput, request/ack, hostile members and their cross-process and PostgreSQL variants raise RATE_PER_SEC and RATE_BURST (their senders go faster than a person); every scenario raises ROOMS_PER_USER and ROOM_CREATES_PER_HOUR (its setup creates rooms by the hundred from one address); every other setting is the default.',
     'Server CPU and RSS are read from /proc for the server process (a 2-process server: its primary and workers, workers that ended included); Redis and PostgreSQL CPU from /proc for redis-server and for the postmaster and every backend.',
   );
   const groups: { kinds: ServerKind[]; title: string; intro: string[]; scenarios: Scenario[] }[] = [];

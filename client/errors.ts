@@ -10,7 +10,7 @@ import type { Retry } from './room-state.js';
 export type ClientErrorCode = ErrorCode | UploadErrorCode | 'offline';
 
 /** What the person was doing, for the words that depend on it. */
-export type Action = 'join' | 'message' | 'whisper' | 'history' | 'kick' | 'transfer' | 'delete' | 'upload' | 'register';
+export type Action = 'join' | 'message' | 'whisper' | 'history' | 'kick' | 'transfer' | 'delete' | 'upload' | 'register' | 'mute';
 
 /**
  * How to go on after sending a chat message was refused with `code`: `rejoin` (offline:
@@ -94,6 +94,11 @@ const byAction: Partial<Record<Action, Partial<Record<ClientErrorCode, string>>>
     offline: 'Upload failed: the server could not be reached.',
     unavailable: 'The server is having trouble right now. Try again in a moment.',
     rate_limited: 'Too many uploads. Try again in a moment.',
+  },
+  mute: {
+    invalid_data: 'You have muted as many people as you can. Unmute someone first.',
+    offline: 'You are offline. Try again when the connection is back.',
+    unavailable: 'The server is having trouble right now. Try again in a moment.',
   },
   register: {
     invalid_data: 'That name cannot be used. Use 1 to 32 characters.',

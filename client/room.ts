@@ -83,6 +83,8 @@ function startRoom(): void {
   let uploading = false;
   let limits: Limits | undefined;
   let whisperTarget: UserInfo | undefined;
+  /** Users muted from this page (the server keeps the list with the session; a reload shows "Mute" again, and muting twice is harmless). */
+  const muted = new Set<string>();
   /** The log item of each outbox message, by nonce. */
   const outboxNodes = new Map<string, HTMLLIElement>();
   const typers = new Map<string, { user: UserInfo; until: number }>();
@@ -310,6 +312,14 @@ function startRoom(): void {
         const tools: HTMLElement[] = [];
         if (user.id !== me && !closed) {
           tools.push(el('button', { text: 'Whisper', attrs: { type: 'button', 'data-action': 'whisper', 'aria-label': `Whisper to ${user.name}` } }));
+          // Muting hides their whispers and typing from you (kept with your session on the server).
+          const isMuted = muted.has(user.id);
+          tools.push(
+            el('button', {
+              text: isMuted ? 'Unmute' : 'Mute',
+              attrs: { type: 'button', 'data-action': isMuted ? 'unmute' : 'mute', 'aria-label': `${isMuted ? 'Unmute' : 'Mute'} ${user.name}` },
+            }),
+          );
           if (owner) {
             tools.push(el('button', { className: 'danger', text: 'Kick', attrs: { type: 'button', 'data-action': 'kick', 'aria-label': `Kick ${user.name}` } }));
             tools.push(el('button', { text: 'Make owner', attrs: { type: 'button', 'data-action': 'transfer', 'aria-label': `Make ${user.name} the owner` } }));
@@ -711,6 +721,18 @@ function startRoom(): void {
       setWhisper(user);
       if (membersBox.open && narrow.matches) membersBox.open = false; // on a phone, out of the way of the log
       input.focus();
+      return;
+    }
+    if (action === 'mute' || action === 'unmute') {
+      try {
+        await socket.request(action, { user: user.id });
+        if (action === 'mute') muted.add(user.id);
+        else muted.delete(user.id);
+        renderMembers();
+        say(action === 'mute' ? `${user.name} is muted: their whispers and typing no longer reach you.` : `${user.name} is no longer muted.`);
+      } catch (err) {
+        say(plainWords((err as RequestError).code, 'mute'));
+      }
       return;
     }
     if (action !== 'kick' && action !== 'transfer') return;

@@ -150,7 +150,18 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   }
   const gifs = store.gifs ?? new FileGifStore(path.join(config.dataDir, 'uploads'));
   const history = new HistoryCache(store);
-  const hub = await Hub.open({ bus, store, history, logger, nodeId, outboxLimit: config.outboxLimit, ratePerSec: config.ratePerSec, rateBurst: config.rateBurst });
+  const hub = await Hub.open({
+    bus,
+    store,
+    history,
+    logger,
+    nodeId,
+    outboxLimit: config.outboxLimit,
+    ratePerSec: config.ratePerSec,
+    rateBurst: config.rateBurst,
+    // A user with sockets here was kicked: the ban covers their addresses too (chat logs a failure).
+    onKicked: (room, addresses, until) => void chat.banAddresses(room, addresses, until),
+  });
   const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size, limiter });
   await chat.start();
   // Presence lost its state (Redis restarted empty): tell it again who is here and where.

@@ -56,6 +56,17 @@ export interface Config {
   redisUrl: string | undefined;
   /** Worker processes sharing the port (node:cluster); more than 1 needs databaseUrl and redisUrl. */
   workers: number;
+  // ---- abuse guards: passwords, whispers, kick bans, room quotas ----
+  /** Room-password attempts per room and user per minute (and 4x that per hour); per client address, 6x that per minute across rooms. */
+  passwordAttemptsPerMinute: number;
+  /** Whispers a user may send per 10 s, to anyone. */
+  whisperRate: number;
+  /** Whispers a user may send per 10 s to one same user. */
+  whisperTargetRate: number;
+  /** Rooms one user may own at once (creation past it is refused). */
+  roomsPerUser: number;
+  /** Rooms one user may create per hour (3x that per client address). */
+  roomCreatesPerHour: number;
 }
 
 /** The defaults a user gets with no environment set. */
@@ -85,6 +96,12 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   databaseUrl: undefined,
   redisUrl: undefined,
   workers: 1,
+  // ---- abuse guards ----
+  passwordAttemptsPerMinute: 5,
+  whisperRate: 20,
+  whisperTargetRate: 5,
+  roomsPerUser: 10,
+  roomCreatesPerHour: 20,
 };
 
 /** Thrown when the environment holds a value the server cannot start with. */
@@ -219,6 +236,12 @@ export function loadConfig(env: Env, keeper?: SecretKeeper): LoadedConfig {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user:pass@host:5432/db'),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://host:6379'),
     workers: workerCount(env),
+    // ---- abuse guards ----
+    passwordAttemptsPerMinute: int(env, 'PASSWORD_ATTEMPTS_PER_MINUTE', defaults.passwordAttemptsPerMinute, 1, 1000),
+    whisperRate: int(env, 'WHISPER_RATE', defaults.whisperRate, 1, 10_000),
+    whisperTargetRate: int(env, 'WHISPER_TARGET_RATE', defaults.whisperTargetRate, 1, 10_000),
+    roomsPerUser: int(env, 'ROOMS_PER_USER', defaults.roomsPerUser, 1, 1_000_000),
+    roomCreatesPerHour: int(env, 'ROOM_CREATES_PER_HOUR', defaults.roomCreatesPerHour, 1, 1_000_000),
   };
   if (config.workers > 1 && (!config.databaseUrl || !config.redisUrl)) {
     throw new ConfigError(

@@ -52,6 +52,8 @@ describe('config', () => {
     [{ DATABASE_URL: 'mysql://h/db' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
     [{ WORKERS: '0' }, 'WORKERS'],
+    [{ PASSWORD_ATTEMPTS_PER_MINUTE: '0' }, 'PASSWORD_ATTEMPTS_PER_MINUTE'],
+    [{ ROOMS_PER_USER: 'many' }, 'ROOMS_PER_USER'],
     [{ WORKERS: '2' }, 'WORKERS=2 needs DATABASE_URL and REDIS_URL'],
     [{ WORKERS: '2', REDIS_URL: 'redis://h' }, 'DATABASE_URL'],
   ])('refuses %j naming %s', (env, name) => {

@@ -4,7 +4,7 @@ import { Entry, RoomInfo, UserInfo, Whisper } from '../protocol';
 /**
  * The facts servers tell each other. Each process turns them into frames for its own
  * sockets, encoding each once. Topics: `room:<id>` (entries, typing, renames of members),
- * `user:<id>` (whispers, kicks, the user's own renames) and `lobby` (rooms created,
+ * `user:<id>` (whispers, kicks, the user's own renames and mutes) and `lobby` (rooms created,
  * updated, removed).
  */
 export type BusEvent =
@@ -14,8 +14,13 @@ export type BusEvent =
   | { type: 'typing'; room: string; user: UserInfo }
   /** A user's new name: on their user topic (for their sockets) and on each room they are in (for member lists). */
   | { type: 'renamed'; user: UserInfo; room?: string }
-  /** The user was kicked from the room: their sockets there leave it. */
-  | { type: 'kicked'; room: string; user: string }
+  /**
+   * The user was kicked from the room: their sockets there leave it, and each process bans
+   * the client addresses of the user's sockets it holds until `until`.
+   */
+  | { type: 'kicked'; room: string; user: string; until: number }
+  /** The users this user muted now (the whole list): their sockets drop those users' whispers and typing. */
+  | { type: 'muted'; user: string; muted: string[] }
   /** A whisper, on the target's and the sender's user topics. */
   | { type: 'whisper'; whisper: Whisper }
   | { type: 'roomCreated'; room: RoomInfo }

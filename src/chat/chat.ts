@@ -7,10 +7,22 @@ import { AppendOp, AppendResult, NewEntry, Store, StoredRoom } from '../store/st
 import { WriteBatcher } from '../store/write-batcher';
 import { HistoryCache, HistoryPage, ResumePage } from './history-cache';
 import { newId } from './identity';
-import { hashPassword, verifyPassword } from './password';
+import { HashQueue, hashPassword, verifyPassword } from './password';
 import { RoomUpdates } from './room-updates';
 import { Allowance } from '../limits/allowance';
-import type { Limiter } from '../limits/limiter';
+import type { Limiter, Rate } from '../limits/limiter';
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+
+/** A wait as people read it: "12 seconds", "3 minutes". */
+export function waitText(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 120) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 120) return `${minutes} minutes`;
+  return `${Math.ceil(minutes / 60)} hours`;
+}
 
 /** `roomUpdated` goes out at most once per room per this many ms (per process). */
 export const ROOM_UPDATE_INTERVAL_MS = 1000;
@@ -43,6 +55,8 @@ export interface ChatDeps {
 
 /** How a visitor gets into a locked room. */
 export interface RoomAccess {
+  /** The client's address (behind TRUST_PROXY the forwarded one): bans and attempt limits cover it. */
+  address: string;
   /** The password typed, if any. */
   password?: string;
   /** True when the visitor's session already gave the password. */
@@ -97,6 +111,8 @@ export class Chat {
   private lastRoomCheck = 0;
   private closed = false;
   private readonly messageRate: Allowance;
+  /** Every scrypt of this process (room creation, password checks) waits its turn here. */
+  private readonly hashes = new HashQueue();
 
   constructor(private readonly deps: ChatDeps) {
     this.config = deps.config;
@@ -211,10 +227,22 @@ export class Chat {
     return rooms.map((room, i) => roomInfo(room, counts[i]));
   }
 
-  /** Creates a room owned by `owner` (who does not join it); every lobby hears of it. */
-  async createRoom(owner: UserInfo, title: string, max: number, password: string | undefined): Promise<RoomInfo> {
+  /**
+   * Creates a room owned by `owner` (who does not join it); every lobby hears of it.
+   * Quotas: at most ROOMS_PER_USER rooms owned at once (`forbidden`), ROOM_CREATES_PER_HOUR
+   * creations per user and 3x that per client address (`rate_limited`). The owned count is
+   * read before the insert: creations racing each other may pass it by their number.
+   */
+  async createRoom(owner: UserInfo, title: string, max: number, password: string | undefined, address: string): Promise<RoomInfo> {
+    const { roomsPerUser, roomCreatesPerHour } = this.config;
+    const owned = await this.store.ownedRoomCount(owner.id);
+    if (owned >= roomsPerUser) {
+      throw fail.forbidden(`you own ${owned} rooms, the most one user may have (${roomsPerUser}); delete one of them to create another`);
+    }
+    await this.limit(`create:u:${owner.id}`, [{ limit: roomCreatesPerHour, windowMs: HOUR_MS }], 'you created too many rooms in the last hour');
+    await this.limit(`create:a:${address}`, [{ limit: roomCreatesPerHour * 3, windowMs: HOUR_MS }], 'too many rooms were created from your address in the last hour');
     const now = Date.now();
-    const passwordHash = password ? await hashPassword(password) : null;
+    const passwordHash = password ? await hashPassword(password, this.hashes) : null;
     const record = { id: newId('r_'), title, max, passwordHash, owner, createdAt: now };
     await this.store.createRoom(record);
     const info = roomInfo({ ...record, lastSeq: 0, lastActivity: now, ownerAwaySince: null }, 0);
@@ -237,10 +265,11 @@ export class Chat {
   async enter(roomId: string, user: UserInfo, ref: SocketRef, access: RoomAccess): Promise<StoredRoom> {
     const room = await this.room(roomId);
     if (!(await this.presence.isMember(room.id, user.id))) {
-      const until = await this.store.bannedUntil(room.id, user.id, Date.now());
+      // The owner is never kept out of their own room (they may share a kicked user's address).
+      const until = room.owner.id === user.id ? undefined : await this.store.bannedUntil(room.id, user.id, Date.now(), access.address);
       if (until !== undefined) throw fail.banned(until);
       if (room.passwordHash !== null) {
-        const ok = access.password !== undefined ? await verifyPassword(access.password, room.passwordHash) : await access.hasGrant();
+        const ok = access.password !== undefined ? await this.checkPassword(room, user, access.address, access.password) : await access.hasGrant();
         if (!ok) throw fail.forbidden(access.password === undefined ? 'this room needs a password' : 'wrong password');
         if (access.password !== undefined) await access.grant();
       }
@@ -275,9 +304,44 @@ export class Chat {
     return (await this.presence.members(roomId)).find((m) => m.user.id === userId)?.user;
   }
 
-  /** Until when (ms since epoch) a kick keeps the user out of the room, if it still does. */
-  bannedUntil(roomId: string, userId: string): Promise<number | undefined> {
-    return this.store.bannedUntil(roomId, userId, Date.now());
+  /** Until when (ms since epoch) a kick keeps the user, or anyone from `address`, out of the room, if it still does. */
+  bannedUntil(roomId: string, userId: string, address?: string): Promise<number | undefined> {
+    return this.store.bannedUntil(roomId, userId, Date.now(), address);
+  }
+
+  /**
+   * Checks a password typed for a locked room (the unlock form), under the same attempt
+   * limits as `join`: true when it matches (or the room is not locked).
+   */
+  async unlock(roomId: string, user: UserInfo, address: string, password: string): Promise<boolean> {
+    const room = await this.room(roomId);
+    return room.passwordHash === null || (await this.checkPassword(room, user, address, password));
+  }
+
+  /**
+   * One attempt at a room's password: counted against the room and user
+   * (PASSWORD_ATTEMPTS_PER_MINUTE a minute, 4x that an hour: the wait grows) and then the
+   * client address (6x a minute, across rooms), `rate_limited` past either; then hashed in
+   * the bounded line (`unavailable` when it is full).
+   */
+  private async checkPassword(room: StoredRoom, user: UserInfo, address: string, password: string): Promise<boolean> {
+    const perMinute = this.config.passwordAttemptsPerMinute;
+    await this.limit(
+      `pw:r:${room.id}:u:${user.id}`,
+      [
+        { limit: perMinute, windowMs: MINUTE_MS },
+        { limit: perMinute * 4, windowMs: HOUR_MS },
+      ],
+      'too many password attempts for this room',
+    );
+    await this.limit(`pw:a:${address}`, [{ limit: perMinute * 6, windowMs: MINUTE_MS }], 'too many password attempts from your address');
+    return verifyPassword(password, room.passwordHash ?? '', this.hashes);
+  }
+
+  /** Counts one action against `key`'s rates: `rate_limited` (with the wait) past them; `unavailable` when they cannot be checked. */
+  private async limit(key: string, rates: readonly Rate[], message: string): Promise<void> {
+    const verdict = await this.deps.limiter.take(key, rates);
+    if (!verdict.ok) throw fail.rateLimited(`${message}; try again in ${waitText(verdict.retryAfterMs)}`, verdict.retryAfterMs);
   }
 
   /** True when the user is present in the room (grace included). */
@@ -285,16 +349,29 @@ export class Chat {
     return this.presence.isMember(roomId, userId);
   }
 
-  /** Removes a member and keeps them out for KICK_BAN_MS: the ban and the `kicked` entry commit together. */
-  async kick(roomId: string, by: UserInfo, userId: string): Promise<void> {
+  /**
+   * Removes a member and keeps them out for KICK_BAN_MS: the ban and the `kicked` entry
+   * commit together. The ban also covers the client addresses of the user's sockets:
+   * `addresses` (the sockets of this process) are banned before this resolves (a failure to
+   * store that is logged: the kick stands); every process hearing `kicked` bans those of its
+   * own sockets (see banAddresses).
+   */
+  async kick(roomId: string, by: UserInfo, userId: string, addresses: readonly string[] = []): Promise<void> {
     await this.ownedRoom(roomId, by);
     const target = await this.member(roomId, userId);
     if (!target) throw fail.notFound(`user ${userId} is not in room ${roomId}`);
-    const result = await this.write({ entry: this.newEntry(roomId, 'kicked', target), banUntil: Date.now() + this.config.kickBanMs });
+    const until = Date.now() + this.config.kickBanMs;
+    const result = await this.write({ entry: this.newEntry(roomId, 'kicked', target), banUntil: until });
     if ('refused' in result) throw fail.notFound(`no room ${roomId}`);
     // Stored: now their sockets leave the room, on every server, whatever presence does next.
-    this.bus.publish(userTopic(userId), { type: 'kicked', room: roomId, user: userId });
+    this.bus.publish(userTopic(userId), { type: 'kicked', room: roomId, user: userId, until });
+    if (addresses.length > 0) await this.banAddresses(roomId, addresses, until);
     await this.presence.remove(roomId, userId).catch((err) => this.logger.warn(`removing kicked ${userId} from room ${roomId} failed: ${(err as Error).message}`));
+  }
+
+  /** Keeps client addresses out of a room until `until` (a kicked user's sockets elsewhere); a failure is logged, never thrown. */
+  banAddresses(roomId: string, addresses: readonly string[], until: number): Promise<void> {
+    return this.store.banAddresses(roomId, addresses, until).catch((err) => this.logger.warn(`banning the addresses of a kicked user from room ${roomId} failed: ${(err as Error).message}`));
   }
 
   /** Hands the room to a present member: an `owner` entry (and push) once stored. */
@@ -354,14 +431,26 @@ export class Chat {
     return renamed;
   }
 
-  /** A private message to an online user: pushed to their sockets and the sender's. */
+  /**
+   * A private message to an online user: pushed to their sockets and the sender's (the
+   * target's sockets drop it when they muted the sender, see Hub). At most
+   * WHISPER_TARGET_RATE to one user and WHISPER_RATE in all per sender
+   * (`rate_limited`).
+   */
   async whisper(from: UserInfo, to: string, text: string): Promise<Whisper> {
     const target = await this.presence.user(to);
     if (!target) throw fail.notFound(`user ${to} is not online`);
+    await this.limit(`whisper:${from.id}:${target.id}`, [{ limit: this.config.whisperTargetRate, windowMs: 10_000 }], `too many whispers to ${target.name}`);
+    await this.limit(`whisper:${from.id}`, [{ limit: this.config.whisperRate, windowMs: 10_000 }], 'too many whispers');
     const whisper: Whisper = { id: newId('w_'), from, to: target, text, ts: Date.now() };
     this.bus.publish(userTopic(target.id), { type: 'whisper', whisper });
     if (from.id !== target.id) this.bus.publish(userTopic(from.id), { type: 'whisper', whisper });
     return whisper;
+  }
+
+  /** Tells the user's sockets on every process whom they muted now (`muted`: the whole list, bounded by MUTES_MAX). */
+  muted(userId: string, muted: readonly string[]): void {
+    this.bus.publish(userTopic(userId), { type: 'muted', user: userId, muted: [...muted] });
   }
 
   /** Tells the room's other members the user is typing (not stored). */
@@ -504,6 +593,7 @@ export class Chat {
   /** Stops the sweep, commits what is queued and drops pending lobby updates. */
   async close(): Promise<void> {
     this.closed = true;
+    this.hashes.close();
     clearInterval(this.sweepTimer);
     clearInterval(this.beatTimer);
     await this.sweeping;

@@ -38,6 +38,8 @@ export const requestSchemas = {
   kick: obj({ room: id, user: id }),
   transfer: obj({ room: id, user: id }),
   delete: obj({ room: id }),
+  mute: obj({ user: id }),
+  unmute: obj({ user: id }),
 };
 
 /** Names of the events a client may send. */

@@ -89,3 +89,5 @@ export const MEMBERS_MIN = 2;
 export const MEMBERS_MAX = 10_000;
 export const DEFAULT_MAX_MEMBERS = 10;
 export const PAGE_MAX = 100;
+/** Most users one user may have muted at once. */
+export const MUTES_MAX = 1000;

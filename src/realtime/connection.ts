@@ -9,6 +9,8 @@ import { Bucket, TokenBucket } from './token-bucket';
 /** The user a connection belongs to, as this process knows them (shared by the user's sockets here). */
 export interface ConnectionUser {
   info: UserInfo;
+  /** Ids of the users this user muted, or null when none (the common case costs one check). */
+  muted?: ReadonlySet<string> | null;
 }
 
 /** Counters shared by every connection, read by /metrics. */
@@ -208,6 +210,7 @@ export class Connection implements Flushable, Bucket {
   deliver(room: string, message: Push): void {
     const feed = this.feed(room);
     if (!feed || message.exceptUser === this.user.info.id) return;
+    if (message.from !== undefined && this.user.muted?.has(message.from)) return;
     if (feed.mode === 'live') {
       this.sendAfterFloor(feed, message);
     } else if (feed.mode === 'pending') {

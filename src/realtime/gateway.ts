@@ -128,12 +128,12 @@ export class Gateway {
     if (!this.accepting) return refused(503, 'Service Unavailable', 'the server is shutting down');
     if (!originAllowed(req, this.deps.config.allowedOrigins, this.deps.config.trustProxy)) return refused(403, 'Forbidden', 'origin not allowed');
     this.deps.identity.userFor(req).then(
-      ({ user, sessionId }) => {
+      ({ user, sessionId, muted }) => {
         if (!this.accepting) return refused(503, 'Service Unavailable', 'the server is shutting down');
         if (socket.destroyed) return;
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           socket.off('error', onError);
-          this.accept(ws, socket, user, sessionId, req);
+          this.accept(ws, socket, user, sessionId, req, muted);
         });
       },
       (err) => {
@@ -146,8 +146,8 @@ export class Gateway {
     );
   }
 
-  private accept(ws: WebSocket, socket: Duplex, user: UserInfo, sessionId: string | undefined, req: IncomingMessage): void {
-    const conn: Connection = this.deps.hub.add(ws, socket, user, sessionId, clientAddress(req, this.deps.config.trustProxy));
+  private accept(ws: WebSocket, socket: Duplex, user: UserInfo, sessionId: string | undefined, req: IncomingMessage, muted?: string[]): void {
+    const conn: Connection = this.deps.hub.add(ws, socket, user, sessionId, clientAddress(req, this.deps.config.trustProxy), muted);
     if (this.deps.config.accessLog) {
       this.deps.logger.info(`socket ${conn.ref.socket} open: user ${user.id} (${user.name}) from ${clientAddress(req, this.deps.config.trustProxy)}`);
     }

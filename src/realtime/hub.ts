@@ -28,6 +28,8 @@ class LocalUser implements ConnectionUser {
   sockets: readonly Connection[] = [];
   /** Ends delivery of the user's topic; null until the subscription is live. */
   stop: (() => void) | null = null;
+  /** Users this user muted; null when none. */
+  muted: ReadonlySet<string> | null = null;
   constructor(public info: UserInfo) {}
 }
 
@@ -57,6 +59,11 @@ export interface HubDeps {
   outboxLimit: number;
   ratePerSec: number;
   rateBurst: number;
+  /**
+   * Called when a user with sockets here was kicked from a room: the client addresses of
+   * those sockets, to be banned from the room until `until`. Must not throw.
+   */
+  onKicked?: (room: string, addresses: string[], until: number) => void;
 }
 
 /**
@@ -114,11 +121,13 @@ export class Hub {
   // ---- sockets -----------------------------------------------------------
 
   /** Registers a new socket of `info`'s user (sharing the user's LocalUser with their other tabs here). */
-  add(ws: WebSocket, socket: Duplex, info: UserInfo, sessionId: string | undefined, address = 'unknown'): Connection {
+  add(ws: WebSocket, socket: Duplex, info: UserInfo, sessionId: string | undefined, address = 'unknown', muted?: readonly string[]): Connection {
     let user = this.users.get(info.id);
     const arrived = user === undefined;
     if (!user) {
       user = new LocalUser(info);
+      // The session's mutes; while the user has sockets here, `muted` facts on their topic keep them current.
+      if (muted && muted.length > 0) user.muted = new Set(muted);
       this.users.set(info.id, user);
     }
     const ref = { node: this.deps.nodeId, socket: String(++this.nextSocket) };
@@ -161,6 +170,12 @@ export class Hub {
   renamed(user: UserInfo): void {
     const local = this.users.get(user.id);
     if (local) local.info = user;
+  }
+
+  /** Gives this process's sockets of the user their new mutes at once (other processes hear of it on the bus). */
+  setMuted(userId: string, muted: readonly string[]): void {
+    const local = this.users.get(userId);
+    if (local) local.muted = muted.length > 0 ? new Set(muted) : null;
   }
 
   /** Every open socket here, with its user and the rooms it is in (to register them again in presence). */
@@ -247,7 +262,7 @@ export class Hub {
       case 'entry':
         return this.onEntry(roomId, room, event.entry);
       case 'typing':
-        return this.deliver(roomId, { frame: encodePush('typing', { room: roomId, user: event.user }), exceptUser: event.user.id });
+        return this.deliver(roomId, { frame: encodePush('typing', { room: roomId, user: event.user }), exceptUser: event.user.id, from: event.user.id });
       case 'renamed':
         return this.deliver(roomId, { frame: encodePush('renamed', { room: roomId, user: event.user }) });
     }
@@ -349,11 +364,17 @@ export class Hub {
     if (!user) return;
     switch (event.type) {
       case 'whisper':
+        // A muted sender's whispers stop here (the sender's own copy on their topic still goes out).
+        if (event.whisper.from.id !== userId && user.muted?.has(event.whisper.from.id)) return;
         return this.sendAll(user.sockets, encodePush('whisper', event.whisper));
+      case 'muted':
+        user.muted = event.muted.length > 0 ? new Set(event.muted) : null;
+        return;
       case 'renamed':
         user.info = event.user;
         return this.sendAll(user.sockets, encodePush('renamed', { user: event.user }));
       case 'kicked': {
+        this.deps.onKicked?.(event.room, [...new Set(user.sockets.map((c) => c.address))], event.until);
         const notice = encodePush('kicked', { room: event.room });
         for (const conn of user.sockets) {
           if (!conn.inRoom(event.room)) continue;

@@ -8,6 +8,8 @@ export interface Push {
   parts?: readonly { seq: number; offset: number }[];
   /** A user whose sockets must not receive it (typing goes to the others only). */
   exceptUser?: string;
+  /** The user it comes from, when a mute drops it (typing): sockets whose user muted them skip it. */
+  from?: string;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http';
 import { signedCookie } from 'cookie-parser';
 import { isUserInfo, newGuest } from '../chat/identity';
-import { UserInfo } from '../protocol';
+import { fail, ID_MAX, MUTES_MAX, UserInfo } from '../protocol';
 import { sessionExpiry } from './session-store';
 import { Store } from '../store/store';
 
@@ -46,13 +46,13 @@ export class SessionIdentity {
     return typeof sid === 'string' && sid !== raw ? sid : undefined;
   }
 
-  /** Resolves the user for an upgrade request, giving a session without a user a new guest. */
-  async userFor(req: IncomingMessage): Promise<{ user: UserInfo; sessionId?: string }> {
+  /** Resolves the user for an upgrade request (and whom they muted), giving a session without a user a new guest. */
+  async userFor(req: IncomingMessage): Promise<{ user: UserInfo; sessionId?: string; muted?: string[] }> {
     const sid = this.sessionId(req);
     if (!sid) return { user: newGuest() };
     const data = await this.load(sid);
     if (!data) return { user: newGuest() };
-    if (isUserInfo(data.user)) return { user: { id: data.user.id, name: data.user.name, color: data.user.color }, sessionId: sid };
+    if (isUserInfo(data.user)) return { user: { id: data.user.id, name: data.user.name, color: data.user.color }, sessionId: sid, muted: mutedOf(data) };
     const user = newGuest();
     await this.write(sid, { ...data, user });
     return { user, sessionId: sid };
@@ -79,6 +79,19 @@ export class SessionIdentity {
     if (data) await this.write(sid, { ...data, user });
   }
 
+  /**
+   * Mutes (`on`) or unmutes a user in the session, and resolves with the whole list; at
+   * most MUTES_MAX (`invalid_data` past it). Undefined when the session is gone.
+   */
+  async setMuted(sid: string, userId: string, on: boolean): Promise<string[] | undefined> {
+    const data = await this.load(sid);
+    if (!data) return undefined;
+    const muted = mutedOf(data);
+    const next = nextMuted(muted, userId, on);
+    if (next !== muted) await this.write(sid, { ...data, muted: next });
+    return next;
+  }
+
   private async load(sid: string): Promise<Record<string, unknown> | undefined> {
     const json = await this.store.getSession(sid, Date.now());
     if (json === undefined) return undefined;
@@ -93,4 +106,22 @@ export class SessionIdentity {
   private write(sid: string, data: Record<string, unknown>): Promise<void> {
     return this.store.setSession(sid, JSON.stringify(data), sessionExpiry(data as { cookie?: { expires?: unknown } }, Date.now()));
   }
+}
+
+/** The mutes kept in a session's data (well-formed ids only, at most MUTES_MAX). */
+function mutedOf(data: Record<string, unknown>): string[] {
+  if (!Array.isArray(data.muted)) return [];
+  return (data.muted as unknown[]).filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= ID_MAX).slice(0, MUTES_MAX);
+}
+
+/**
+ * The list after muting (`on`) or unmuting `userId`: the same array when nothing changes;
+ * `invalid_data` when muting one more than MUTES_MAX.
+ */
+export function nextMuted(muted: readonly string[], userId: string, on: boolean): string[] {
+  const has = muted.includes(userId);
+  if (on === has) return muted as string[];
+  if (!on) return muted.filter((id) => id !== userId);
+  if (muted.length >= MUTES_MAX) throw fail.invalid(`you may mute at most ${MUTES_MAX} users; unmute one first`);
+  return [...muted, userId];
 }

@@ -91,6 +91,11 @@ DROP TABLE sessions;
   `
 ALTER TABLE entries ADD COLUMN gif_width integer, ADD COLUMN gif_height integer;
 `,
+  // 4. Bans by end: kicks ban the client's addresses too (subject '@<address>'), so there
+  // are more of them to prune. (Rooms by owner, for the ROOMS_PER_USER quota: rooms_owner, since 1.)
+  `
+CREATE INDEX bans_until ON bans (until);
+`,
 ];
 
 /** The schema version this code reads and writes. */

@@ -7,7 +7,7 @@ import { connectionLost, pgFailure as failure, raceLost } from './pg-errors';
 import { PgGifStore } from './pg-gif-store';
 import { migratePostgres } from './migrations';
 import { ENTRY_COLUMNS, EntryRow, messageEntry, ROOM_COLUMNS, RoomRow, toEntry, toRoom } from './rows';
-import { AppendOp, AppendResult, DeletedRoom, RoomRecord, Store } from './store';
+import { addressSubject, AppendOp, AppendResult, DeletedRoom, RoomRecord, Store } from './store';
 
 /** Tuning; the defaults are what the server runs with. */
 export interface PgStoreOptions {
@@ -83,9 +83,13 @@ const sql = {
   idleRooms: 'SELECT id FROM rooms WHERE last_activity < $1 ORDER BY last_activity, created_order',
   renameOwner: 'UPDATE rooms SET owner_name = $2, owner_color = $3 WHERE owner_id = $1 RETURNING id',
   setOwnerAway: 'UPDATE rooms SET owner_away_since = $2 WHERE id = $1',
-  /** A running ban's end; an ended one is removed on the way (the SELECT sees the rows as they were, and skips it). */
-  bannedUntil: `WITH ended AS (DELETE FROM bans WHERE room_id = $1 AND user_id = $2 AND until <= $3)
-    SELECT until FROM bans WHERE room_id = $1 AND user_id = $2 AND until > $3`,
+  /** A running ban's end (the later of the user's and the address's); ended ones are removed on the way (the SELECT sees the rows as they were, and skips it). */
+  bannedUntil: `WITH ended AS (DELETE FROM bans WHERE room_id = $1 AND user_id = ANY($2::text[]) AND until <= $3)
+    SELECT max(until) AS until FROM bans WHERE room_id = $1 AND user_id = ANY($2::text[]) AND until > $3`,
+  /** Address bans: a later end replaces an earlier one, never the reverse. */
+  banSubjects: `INSERT INTO bans (room_id, user_id, until) SELECT $1, s, $3 FROM unnest($2::text[]) AS s
+    ON CONFLICT (room_id, user_id) DO UPDATE SET until = GREATEST(bans.until, excluded.until)`,
+  ownedRoomCount: 'SELECT count(*) AS n FROM rooms WHERE owner_id = $1',
   pruneBans: 'DELETE FROM bans WHERE until <= $1',
   entriesAfter: `SELECT ${ENTRY_COLUMNS} FROM entries WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
   entriesLatest: `SELECT * FROM (SELECT ${ENTRY_COLUMNS} FROM entries WHERE room_id = $1 ORDER BY seq DESC LIMIT $2) t ORDER BY seq`,
@@ -474,10 +478,16 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
     setOwnerAway: async (room, since) => {
       await run('setOwnerAway', idempotent, 'setOwnerAway', [room, since]);
     },
-    bannedUntil: async (room, user, now) => {
-      const { rows } = await run<{ until: number }>('bannedUntil', idempotent, 'bannedUntil', [room, user, now]);
-      return rows.length > 0 ? rows[0].until : undefined;
+    bannedUntil: async (room, user, now, address) => {
+      const subjects = address === undefined ? [user] : [user, addressSubject(address)];
+      const { rows } = await run<{ until: number | null }>('bannedUntil', idempotent, 'bannedUntil', [room, subjects, now]);
+      return rows.length > 0 && rows[0].until !== null ? rows[0].until : undefined;
     },
+    banAddresses: async (room, addresses, until) => {
+      if (addresses.length === 0) return;
+      await run('banAddresses', idempotent, 'banSubjects', [room, [...new Set(addresses.map(addressSubject))], until]);
+    },
+    ownedRoomCount: async (owner) => (await run<{ n: number }>('ownedRoomCount', idempotent, 'ownedRoomCount', [owner])).rows[0].n,
     pruneBans: async (now) => (await run('pruneBans', idempotent, 'pruneBans', [now])).rowCount ?? 0,
     entriesAfter: async (room, since, limit) => (await run<EntryRow>('entriesAfter', idempotent, 'entriesAfter', [room, since, limit])).rows.map(toEntry),
     entriesBefore: async (room, before, limit) =>

@@ -5,7 +5,7 @@ import { WalCheckpointer } from './wal-checkpointer';
 import { ChatError, fail } from '../protocol/errors';
 import { checkHealth } from '../health';
 import { EntryRow, messageEntry, RoomRow, toEntry, toRoom } from './rows';
-import { AppendOp, AppendResult, DeletedRoom, RoomRecord, Store } from './store';
+import { addressSubject, AppendOp, AppendResult, DeletedRoom, RoomRecord, Store } from './store';
 
 /**
  * The schema, as numbered migrations: `PRAGMA user_version` is how many have been applied.
@@ -75,6 +75,12 @@ CREATE TABLE bans (
   `
 ALTER TABLE entries ADD COLUMN gif_width INTEGER;
 ALTER TABLE entries ADD COLUMN gif_height INTEGER;
+`,
+  // 4. Rooms by owner (the ROOMS_PER_USER quota counts them), bans by end (kicks ban the
+  //    client's addresses too, so there are more of them to prune).
+  `
+CREATE INDEX rooms_owner ON rooms (owner_id);
+CREATE INDEX bans_until ON bans (until);
 `,
 ];
 
@@ -233,6 +239,21 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
   );
   const selectBan = db.prepare('SELECT until FROM bans WHERE room_id = ? AND user_id = ?').pluck();
   const deleteExpiredBan = db.prepare('DELETE FROM bans WHERE room_id = ? AND user_id = ? AND until <= ?');
+  const extendBan = db.prepare(
+    'INSERT INTO bans (room_id, user_id, until) VALUES (?, ?, ?) ON CONFLICT (room_id, user_id) DO UPDATE SET until = max(until, excluded.until)',
+  );
+  const countOwned = db.prepare('SELECT COUNT(*) FROM rooms WHERE owner_id = ?').pluck();
+  const banAddresses = db.transaction((room: string, addresses: readonly string[], until: number) => {
+    for (const address of addresses) extendBan.run(room, addressSubject(address), until);
+  }).immediate;
+  /** A running ban's end for one subject, removing an ended one on the way. */
+  const banOf = (room: string, subject: string, now: number): number | undefined => {
+    const until = selectBan.get(room, subject) as number | undefined;
+    if (until === undefined) return undefined;
+    if (until > now) return until;
+    deleteExpiredBan.run(room, subject, now);
+    return undefined;
+  };
   const insertEntry = db.prepare(
     'INSERT INTO entries (room_id, seq, kind, user_id, user_name, user_color, text, gif, gif_width, gif_height, nonce, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
@@ -386,14 +407,14 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
     pruneBans: (now) => wrap('pruneBans', () => pruneBans.run(now).changes),
     renameOwner: (user) => wrap('renameOwner', () => renameOwner.all(user.name, user.color, user.id) as string[]),
     setOwnerAway: (room, since) => wrap('setOwnerAway', () => void setOwnerAway.run(since, room)),
-    bannedUntil: (room, user, now) =>
+    bannedUntil: (room, user, now, address) =>
       wrap('bannedUntil', () => {
-        const until = selectBan.get(room, user) as number | undefined;
-        if (until === undefined) return undefined;
-        if (until > now) return until;
-        deleteExpiredBan.run(room, user, now);
-        return undefined;
+        const byUser = banOf(room, user, now);
+        const byAddress = address === undefined ? undefined : banOf(room, addressSubject(address), now);
+        return byUser === undefined ? byAddress : byAddress === undefined ? byUser : Math.max(byUser, byAddress);
       }),
+    banAddresses: (room, addresses, until) => wrap('banAddresses', () => (addresses.length > 0 ? banAddresses(room, addresses, until) : undefined)),
+    ownedRoomCount: (owner) => wrap('ownedRoomCount', () => countOwned.get(owner) as number),
     entriesAfter: (room, since, limit) => wrap('entriesAfter', () => (selectAfter.all(room, since, limit) as EntryRow[]).map(toEntry)),
     entriesBefore: (room, before, limit) =>
       wrap('entriesBefore', () =>

@@ -100,8 +100,19 @@ export interface Store {
   renameOwner(user: UserInfo): Promise<string[]>;
   /** Sets or clears (null) since when the room's owner has been away. */
   setOwnerAway(room: string, since: number | null): Promise<void>;
-  /** Until when (ms since epoch) `user` is banned from `room`, if the ban is still running at `now`. */
-  bannedUntil(room: string, user: string, now: number): Promise<number | undefined>;
+  /**
+   * Until when (ms since epoch) `user`, or any client from `address`, is banned from `room`,
+   * if a ban is still running at `now` (the later end when both are).
+   */
+  bannedUntil(room: string, user: string, now: number, address?: string): Promise<number | undefined>;
+  /**
+   * Bans client addresses from `room` until `until` (a later end replaces an earlier one,
+   * never the reverse). Kept with the user bans (subject `@<address>`): pruned, deleted with
+   * the room and copied between stores alike.
+   */
+  banAddresses(room: string, addresses: readonly string[], until: number): Promise<void>;
+  /** How many rooms `owner` (a user id) owns now. */
+  ownedRoomCount(owner: string): Promise<number>;
   /** Removes bans that ended by `now`; resolves with how many. */
   pruneBans(now: number): Promise<number>;
   /** Entries with seq > since, oldest first, at most `limit`. */
@@ -128,3 +139,6 @@ export interface Store {
   /** Releases the storage. Safe to call twice. */
   close(): Promise<void>;
 }
+
+/** The subject under which a client address is banned (user ids never start with `@`). */
+export const addressSubject = (address: string): string => `@${address}`;

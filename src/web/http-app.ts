@@ -149,7 +149,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(403).render('error', { status: 403, message: 'This form was sent from another site, so it was refused.' });
   });
 
-  app.use(createPageRoutes(chat));
+  app.use(createPageRoutes(chat, config.trustProxy));
   app.use(createGifRoutes(chat, deps.gifs, config.maxUploadBytes));
 
   app.use((_req, res) => {
@@ -158,8 +158,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     // A dependency that is down (storage, sessions): its own status and a message anyone may read.
     if (err instanceof ChatError) {
-      if (err.code === 'unavailable') res.set('Retry-After', '5');
-      return res.status(err.status).render('error', { status: err.status, message: `${err.message[0].toUpperCase()}${err.message.slice(1)}. Try again in a moment.` });
+      if (err.retryAfterMs !== undefined) res.set('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+      else if (err.code === 'unavailable') res.set('Retry-After', '5');
+      const sentence = `${err.message[0].toUpperCase()}${err.message.slice(1)}.`;
+      // A refusal that says what to do (rate limits say when; quotas say what) is shown as it is.
+      const hint = err.code === 'unavailable' && err.retryAfterMs === undefined ? ' Try again in a moment.' : '';
+      return res.status(err.status).render('error', { status: err.status, message: `${sentence}${hint}` });
     }
     const status = typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : 500;
     if (status >= 500) logger.error('request failed', err);

@@ -1,7 +1,7 @@
 import express, { Request, Response, Router } from 'express';
 import { Chat, roomInfo } from '../chat/chat';
+import { clientAddress } from '../realtime/gateway';
 import { ChatError, errorStatus } from '../protocol/errors';
-import { verifyPassword } from '../chat/password';
 import { DEFAULT_MAX_MEMBERS, Entry, MEMBERS_MAX, MEMBERS_MIN, PASSWORD_MAX, roomFields, TITLE_MAX } from '../protocol';
 import { MAX_GRANTS } from '../sessions/session-identity';
 
@@ -42,7 +42,8 @@ function granted(req: Request, roomId: string): boolean {
  * The server-rendered pages: lobby, new-room form, room. They read and change the chat
  * through the same operations as the WebSocket handlers.
  */
-export function createPageRoutes(chat: Chat): Router {
+export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
+  const address = (req: Request) => clientAddress(req, trustProxy);
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '16kb' });
   const limits = { titleMax: TITLE_MAX, membersMin: MEMBERS_MIN, membersMax: MEMBERS_MAX, passwordMax: PASSWORD_MAX };
@@ -63,7 +64,7 @@ export function createPageRoutes(chat: Chat): Router {
     try {
       const parsed = readRoomForm(req.body ?? {});
       if (!parsed.data) return renderNew(res, parsed, 400);
-      const room = await chat.createRoom(req.session.user!, parsed.data.title, parsed.data.max, parsed.data.password);
+      const room = await chat.createRoom(req.session.user!, parsed.data.title, parsed.data.max, parsed.data.password, address(req));
       // The creator typed the password: no need to type it again to enter.
       if (room.locked) req.session.rooms = [...(req.session.rooms ?? []).slice(-(MAX_GRANTS - 1)), room.id];
       res.redirect(303, `/room/${encodeURIComponent(room.id)}`);
@@ -80,7 +81,7 @@ export function createPageRoutes(chat: Chat): Router {
     const present = members.some((m) => m.id === user.id);
     // Someone the room would refuse (the same checks as `join`, in the same order) gets a page
     // saying so, without the room's history or members.
-    const bannedUntil = present ? undefined : await chat.bannedUntil(room.id, user.id);
+    const bannedUntil = present || room.owner.id === user.id ? undefined : await chat.bannedUntil(room.id, user.id, address(req));
     const refused = bannedUntil !== undefined ? 'banned' : !present && members.length >= room.max ? 'full' : undefined;
     if (refused) {
       return res.status(errorStatus[refused === 'banned' ? 'banned' : 'room_full']).render('room', {
@@ -117,9 +118,25 @@ export function createPageRoutes(chat: Chat): Router {
       const room = await chat.findRoom(String(req.params.id));
       if (!room) return void (await renderRoom(req, res));
       const password = text(req.body?.password);
-      if (room.passwordHash !== null && !(await verifyPassword(password.slice(0, PASSWORD_MAX), room.passwordHash))) {
-        return void (await renderRoom(req, res, 403, password ? 'Wrong password.' : 'Enter the password.'));
+      // The same rule as `create` (code points, so a long password of emoji fits); one that
+      // breaks it cannot be the room's: refused without hashing or counting.
+      let valid = password !== '';
+      try {
+        roomFields.password(password, 'password');
+      } catch {
+        valid = false;
       }
+      let ok: boolean;
+      try {
+        ok = valid && (await chat.unlock(room.id, req.session.user!, address(req), password));
+      } catch (err) {
+        // Past the attempt limits, or the hashing line is full: the page says when to try again.
+        if (!(err instanceof ChatError) || err.retryAfterMs === undefined) throw err;
+        res.set('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+        const at = new Date(Date.now() + err.retryAfterMs).toISOString().slice(11, 19);
+        return void (await renderRoom(req, res, err.status, `${err.message[0].toUpperCase()}${err.message.slice(1)} (at ${at} UTC).`));
+      }
+      if (!ok) return void (await renderRoom(req, res, 403, password ? 'Wrong password.' : 'Enter the password.'));
       req.session.rooms = [...(req.session.rooms ?? []).filter((r) => r !== room.id).slice(-(MAX_GRANTS - 1)), room.id];
       res.redirect(303, `/room/${encodeURIComponent(room.id)}`);
     } catch (err) {

@@ -40,9 +40,9 @@ export function busContract(name: string, open: () => Promise<Bus>): void {
       await bus.subscribe('user:u_a', (e) => got.push(e));
       const whisper: BusEvent = { type: 'whisper', whisper: { id: 'w_1', from: alice, to: alice, text: 'psst ✓', ts: 5 } };
       bus.publish('user:u_a', whisper);
-      bus.publish('user:u_a', { type: 'kicked', room: 'r_1', user: 'u_a' });
+      bus.publish('user:u_a', { type: 'kicked', room: 'r_1', user: 'u_a', until: 7 });
       await until(() => got.length === 2);
-      expect(got).toEqual([whisper, { type: 'kicked', room: 'r_1', user: 'u_a' }]);
+      expect(got).toEqual([whisper, { type: 'kicked', room: 'r_1', user: 'u_a', until: 7 }]);
     });
 
     test('the function subscribe resolves with stops delivery at once, and is safe to call twice', async () => {

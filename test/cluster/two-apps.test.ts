@@ -596,14 +596,16 @@ if (expect.getState().testPath === __filename) {
     test('a ban, a creator and a transferred owner survive building a new app', async () => {
       const dataDir = tempDataDir();
       const cookieSecret = randomBytes(32).toString('hex');
-      const first = await startServer({ dataDir, cookieSecret });
+      // Behind a proxy, so the kicked user's address (banned with them) is theirs alone.
+      const first = await startServer({ dataDir, cookieSecret, trustProxy: true });
+      const victimAddress = { 'x-forwarded-for': '203.0.113.9' };
       const cookies = {
         creator: (await browserSession(first.url)).cookie,
         victim: (await browserSession(first.url)).cookie,
         heir: (await browserSession(first.url)).cookie,
       };
       const creator = await TestClient.connect(first.wsUrl, { headers: { cookie: cookies.creator } });
-      const victim = await TestClient.connect(first.wsUrl, { headers: { cookie: cookies.victim } });
+      const victim = await TestClient.connect(first.wsUrl, { headers: { cookie: cookies.victim, ...victimAddress } });
       const heir = await TestClient.connect(first.wsUrl, { headers: { cookie: cookies.heir } });
       const kept = await creator.request('create', { title: 'kept' });
       const handed = await creator.request('create', { title: 'handed' });
@@ -613,10 +615,10 @@ if (expect.getState().testPath === __filename) {
       await creator.request('transfer', { room: handed.id, user: heir.user.id });
       await first.stop();
 
-      const second = await startServer({ dataDir, cookieSecret });
-      const connectAs = (cookie: string) => TestClient.connect(second.wsUrl, { headers: { cookie } });
+      const second = await startServer({ dataDir, cookieSecret, trustProxy: true });
+      const connectAs = (cookie: string, headers: Record<string, string> = {}) => TestClient.connect(second.wsUrl, { headers: { cookie, ...headers } });
       const creator2 = await connectAs(cookies.creator);
-      const victim2 = await connectAs(cookies.victim);
+      const victim2 = await connectAs(cookies.victim, victimAddress);
       const heir2 = await connectAs(cookies.heir);
       expect([creator2.user.id, victim2.user.id, heir2.user.id]).toEqual([creator.user.id, victim.user.id, heir.user.id]);
       const rooms = await creator2.request('chatrooms');
@@ -625,6 +627,9 @@ if (expect.getState().testPath === __filename) {
         [handed.id, heir.user.id],
       ]);
       await expect(victim2.request('join', { room: kept.id })).rejects.toMatchObject({ code: 'banned' });
+      // Their address's ban too: a new user from there is kept out.
+      const stranger = await TestClient.connect(second.wsUrl, { headers: victimAddress });
+      await expect(stranger.request('join', { room: kept.id })).rejects.toMatchObject({ code: 'banned' });
       // The powers follow the stored owner.
       await creator2.request('join', { room: handed.id });
       await heir2.request('join', { room: handed.id });

@@ -224,6 +224,48 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       expect(await store.bannedUntil('r', carol.id, 0)).toBeUndefined();
     });
 
+    test('banAddresses: an address is kept out of the room whoever comes from it; the later end wins; pruned and deleted with the room', async () => {
+      await store.createRoom(room('r'));
+      await store.createRoom(room('q'));
+      await store.banAddresses('r', ['10.0.0.1', '::1'], 1000);
+      await store.banAddresses('r', [], 9999); // nothing to ban: a no-op
+      expect(await store.bannedUntil('r', carol.id, 999, '10.0.0.1')).toBe(1000);
+      expect(await store.bannedUntil('r', carol.id, 999, '::1')).toBe(1000);
+      expect(await store.bannedUntil('r', carol.id, 999, '10.0.0.2')).toBeUndefined();
+      expect(await store.bannedUntil('r', carol.id, 999)).toBeUndefined();
+      expect(await store.bannedUntil('q', carol.id, 999, '10.0.0.1')).toBeUndefined();
+      // An earlier end never shortens a running ban; a later one extends it.
+      await store.banAddresses('r', ['10.0.0.1'], 500);
+      expect(await store.bannedUntil('r', carol.id, 999, '10.0.0.1')).toBe(1000);
+      await store.banAddresses('r', ['10.0.0.1'], 3000);
+      expect(await store.bannedUntil('r', carol.id, 999, '10.0.0.1')).toBe(3000);
+      // A user ban and an address ban: the later end.
+      await store.append([op(sys('r', 'kicked', bob, 10), { banUntil: 2000 })]);
+      expect(await store.bannedUntil('r', bob.id, 999, '10.0.0.1')).toBe(3000);
+      expect(await store.bannedUntil('r', bob.id, 999, '10.0.0.9')).toBe(2000);
+      expect(await store.bannedUntil('r', bob.id, 2500, '10.0.0.1')).toBe(3000);
+      expect(await store.bannedUntil('r', bob.id, 2500, '10.0.0.9')).toBeUndefined();
+      expect(await store.pruneBans(1000)).toBe(1); // '::1'
+      await store.banAddresses('q', ['10.0.0.1'], 5000);
+      await store.deleteRoom('q');
+      await store.createRoom(room('q', 2));
+      expect(await store.bannedUntil('q', carol.id, 0, '10.0.0.1')).toBeUndefined();
+    });
+
+    test('ownedRoomCount counts the rooms a user owns now', async () => {
+      expect(await store.ownedRoomCount(alice.id)).toBe(0);
+      await store.createRoom(room('r'));
+      await store.createRoom(room('q'));
+      await store.createRoom(room('p', 1, bob));
+      expect(await store.ownedRoomCount(alice.id)).toBe(2);
+      expect(await store.ownedRoomCount(bob.id)).toBe(1);
+      await store.append([op(sys('q', 'owner', bob, 5))]);
+      expect(await store.ownedRoomCount(alice.id)).toBe(1);
+      await store.deleteRoom('r');
+      expect(await store.ownedRoomCount(alice.id)).toBe(0);
+      expect(await store.ownedRoomCount(bob.id)).toBe(2);
+    });
+
     test('pruneBans removes the bans that ended, and only those; roomCount counts rooms', async () => {
       await store.createRoom(room('r'));
       await store.createRoom(room('q'));

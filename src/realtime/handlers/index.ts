@@ -8,6 +8,7 @@ import { join } from './join';
 import { kick } from './kick';
 import { leave } from './leave';
 import { message } from './message';
+import { mute, unmute } from './mute';
 import { register } from './register';
 import { transfer } from './transfer';
 import { typing } from './typing';
@@ -28,4 +29,6 @@ export const handlers: HandlerTable = {
   kick,
   transfer,
   delete: remove,
+  mute,
+  unmute,
 };

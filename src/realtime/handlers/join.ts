@@ -13,6 +13,7 @@ export const join: Handler<'join'> = async ({ chat, hub, identity, conn, data, a
   const user = conn.user.info;
   const sid = conn.sessionId;
   const room = await chat.enter(data.room, user, conn.ref, {
+    address: conn.address,
     password: data.password,
     hasGrant: async () => sid !== undefined && (await identity.hasGrant(sid, data.room)),
     grant: async () => {

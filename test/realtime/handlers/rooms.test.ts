@@ -246,7 +246,9 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
       b.sendRaw(JSON.stringify({ event: 'join', id: 1, data: { room: room.id, password: 'meow' } }));
       b.drop(); // gone while the password is hashed
     }
-    await new Promise((r) => setTimeout(r, 600));
+    // The checks take their turns in the hashing line: wait (bounded) until the last is done.
+    const settled = async () => (await owner.request('availableUsers')).length === 1 && (await owner.request('join', { room: room.id })).members.length === 1;
+    for (let i = 0; i < 100 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 100));
     expect((await owner.request('availableUsers')).map((u: any) => u.id)).toEqual([owner.user.id]);
     expect((await owner.request('join', { room: room.id })).members).toEqual([owner.user]);
     expect(s.app.hub.socketsIn(room.id)).toBe(1);
