@@ -7,7 +7,7 @@ import { Bus } from './bus/bus';
 import { createMemoryBus } from './bus/memory-bus';
 import { openRedisBus } from './bus/redis-bus';
 import { Chat } from './chat/chat';
-import { HistoryCache } from './chat/history-cache';
+import { CACHE_PER_ROOM, HistoryCache } from './chat/history-cache';
 import { Config } from './config';
 import { Logger, consoleLogger, nodeLogger } from './logger';
 import { createMemoryPresence } from './presence/memory-presence';
@@ -146,7 +146,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     throw err;
   }
   const gifs = store.gifs ?? new FileGifStore(path.join(config.dataDir, 'uploads'));
-  const history = new HistoryCache(store);
+  const history = new HistoryCache(store, CACHE_PER_ROOM, config.historyCacheBytes);
   const hub = await Hub.open({ bus, store, history, logger, nodeId, outboxLimit: config.outboxLimit, ratePerSec: config.ratePerSec, rateBurst: config.rateBurst });
   const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size, limiter });
   await chat.start();

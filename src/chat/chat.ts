@@ -372,14 +372,14 @@ export class Chat {
     });
   }
 
-  /** The newest `limit` entries with seq < before (or the newest), oldest first. */
+  /** The newest `limit` entries with seq < before (or the newest), oldest first; fewer (the newest, at least one) past MAX_REPLY_BYTES. */
   history(roomId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
-    return this.cache.before(roomId, before, limit);
+    return this.cache.before(roomId, before, limit, this.config.maxReplyBytes);
   }
 
-  /** Entries with seq > since, at most `limit`, and whether more follow. */
+  /** Entries with seq > since, at most `limit` and (at least one) MAX_REPLY_BYTES of them, and whether more follow. */
   resume(roomId: string, since: number, limit: number): Promise<ResumePage> {
-    return this.cache.after(roomId, since, limit);
+    return this.cache.after(roomId, since, limit, this.config.maxReplyBytes);
   }
 
   private newEntry(room: string, kind: SystemKind, user: UserInfo): NewEntry {
