@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { sleep, TestClient } from '../helpers/client';
 import { startRoom } from '../helpers/room';
+import { browserSession, startServer } from '../helpers/server';
 
 // Replies and pages are bounded in bytes, and a requester is never cut off for what it
 // asked for (that unread pushes still cut a slow consumer off is shown in
@@ -86,5 +87,68 @@ describe('bounded replies', () => {
     expect(s.app.hub.stats.slowConsumers).toBe(0);
     // Still a working socket.
     expect((await reader.request('history', { room: room.id, limit: 1 })).length).toBe(1);
+  });
+});
+
+describe('bounded lobby pages', () => {
+  jest.setTimeout(60_000);
+
+  /** 250 rooms with long titles, each active at its own time (room i at i). */
+  async function manyRooms(maxReplyBytes?: number) {
+    const s = await startServer(maxReplyBytes === undefined ? {} : { maxReplyBytes });
+    const owner = { id: 'u_owner', name: 'Owner', color: '#c0392b' };
+    for (let i = 1; i <= 250; i++) {
+      await s.app.store.createRoom({ id: `r_${String(i).padStart(4, '0')}`, title: `${'Ω'.repeat(50)} ${i}`, max: 10, passwordHash: null, owner, createdAt: i });
+    }
+    return s;
+  }
+
+  test('chatrooms is paged: newest activity first, at most 100 rooms and MAX_REPLY_BYTES a page, a cursor to the rest; every room once', async () => {
+    // Tried: a lobby of 250 rooms. Before, `chatrooms` answered every room at once (12,000
+    // rooms made 5.2 MB, past OUTBOX_LIMIT: lobby sockets were cut every time they asked).
+    for (const maxReplyBytes of [undefined, 8192]) {
+      const s = await manyRooms(maxReplyBytes);
+      const client = await TestClient.connect(s.wsUrl);
+      const sizes = frameSizes(client);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await client.request('chatrooms', cursor === undefined ? undefined : { cursor });
+        expect(page.rooms.length).toBeGreaterThan(0);
+        expect(page.rooms.length).toBeLessThanOrEqual(100);
+        seen.push(...page.rooms.map((r: { id: string }) => r.id));
+        cursor = page.cursor;
+        pages++;
+      } while (cursor !== undefined && pages < 100);
+      expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => `r_${String(250 - i).padStart(4, '0')}`));
+      if (maxReplyBytes === undefined) expect(pages).toBe(3);
+      else expect(pages).toBeGreaterThan(3);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(s.config.maxReplyBytes + 200);
+      // A cursor the server did not give is refused, the socket stays.
+      expect((await client.call('chatrooms', { cursor: 'not-a-cursor' })).data.code).toBe('invalid_data');
+      expect((await client.call('chatrooms', { cursor: 42 })).data.code).toBe('invalid_data');
+      await s.stop();
+    }
+  });
+
+  test('the lobby page is paged the same way, with a "More rooms" link that works without script', async () => {
+    const s = await manyRooms();
+    const { cookie } = await browserSession(s.url);
+    const seen: string[] = [];
+    let next: string | undefined = '/';
+    let pages = 0;
+    while (next !== undefined && pages < 10) {
+      const res: Response = await fetch(s.url + next, { headers: { cookie } });
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      seen.push(...[...html.matchAll(/data-room-id="([^"]+)"/g)].map((m) => m[1]));
+      const more = /<a id="more-rooms"[^>]*href="([^"]+)"(?![^>]*hidden)[^>]*>/.exec(html);
+      next = more ? more[1].replace(/&amp;/g, '&') : undefined;
+      pages++;
+    }
+    expect(pages).toBe(3);
+    expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => `r_${String(250 - i).padStart(4, '0')}`));
+    expect((await fetch(`${s.url}/?cursor=bogus`, { headers: { cookie } })).status).toBe(400);
   });
 });

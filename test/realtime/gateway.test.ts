@@ -42,7 +42,7 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
     const b = await TestClient.connect(s.wsUrl);
     a.sendRaw(JSON.stringify({ event: 'register', data: { name: 'x'.repeat(5000) } }));
     expect((await a.closed).code).toBe(1009);
-    expect(await b.request('chatrooms')).toEqual([]);
+    expect((await b.request('chatrooms')).rooms).toEqual([]);
   });
 
   test('a text frame that is not valid UTF-8 closes with 1007', async () => {
