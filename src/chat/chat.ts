@@ -124,6 +124,7 @@ export class Chat {
       (rooms) => this.bus.publish(LOBBY_TOPIC, { type: 'roomsUpdated', rooms }),
       deps.audience,
       (err) => this.logger.warn(`reading rooms for the lobby failed: ${(err as Error).message}`),
+      () => this.bus.publish(LOBBY_TOPIC, { type: 'roomsChanged' }),
     );
   }
 
