@@ -161,7 +161,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   const dispatcher = new Dispatcher(chat, hub, config, identity, handlers, logger);
   // Pages' sessions: connect-pg-simple on PostgreSQL; the chat's own store otherwise (same rows either way).
   const sessions = config.databaseUrl && !parts.store ? openPgSessionStore(config.databaseUrl, logger) : new ChatSessionStore(store);
-  const metrics = createMetrics(chat, hub, dispatcher, nodeId);
+  const metrics = createMetrics(chat, hub, dispatcher, nodeId, history);
   const http_ = createHttpApp({
     config,
     chat,

@@ -181,4 +181,22 @@ describe('bounded lobby pages', () => {
     expect(page.rooms[0].owner.name).toBe('Renamed');
     expect(page.cursor).toEqual(expect.any(String));
   });
+
+  test('the history cache holds at most HISTORY_CACHE_BYTES across rooms (gifchat_history_cache_bytes on /metrics)', async () => {
+    // Tried: 40 rooms with a member each and 30 large (~8 KB) messages in each, every room
+    // read: about 10 MB of cached tails unbounded (100 rooms held ~230 MB before), here 2 MiB.
+    const budget = 2 * 1024 * 1024;
+    const s = await startServer({ historyCacheBytes: budget, ratePerSec: 100_000, rateBurst: 100_000 });
+    const member = await TestClient.connect(s.wsUrl);
+    const cached = async () => Number(/^gifchat_history_cache_bytes\{[^}]*\} (\d+)$/m.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1]);
+    for (let r = 0; r < 40; r++) {
+      const room = await member.request('create', { title: `room ${r}` });
+      await member.request('join', { room: room.id });
+      await Promise.all(Array.from({ length: 30 }, (_, i) => member.request('message', { room: room.id, text: big(i) })));
+      const page = await member.request('history', { room: room.id, limit: 100 });
+      expect(page[page.length - 1].seq).toBe(31);
+      expect(await cached()).toBeLessThanOrEqual(budget);
+    }
+    expect(await cached()).toBeGreaterThan(budget / 2);
+  });
 });
