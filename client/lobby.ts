@@ -2,7 +2,7 @@ import { ChatSocket, type RequestError, showState } from './chat-socket.js';
 import { readableColor } from './colors.js';
 import { decorateName, el, localizeTimes, richText, timeOf, userName } from './dom.js';
 import { plainWords } from './errors.js';
-import type { Renamed, RoomInfo, UserInfo, Welcome, Whisper } from './protocol.js';
+import type { Renamed, RoomInfo, RoomsPage, UserInfo, Welcome, Whisper } from './protocol.js';
 import { byActivity, fullDate, isFull, lastActive, matchesFilter } from './timeline.js';
 
 const socket = new ChatSocket();
@@ -18,6 +18,8 @@ const nameButton = nameForm.querySelector('button[type="submit"]') as HTMLButton
 const nameMessage = document.getElementById('name-message') as HTMLElement;
 const whispers = document.getElementById('whispers') as HTMLElement;
 const whisperList = document.getElementById('whisper-list') as HTMLOListElement;
+const moreRooms = document.getElementById('more-rooms') as HTMLAnchorElement;
+const newestRooms = document.getElementById('newest-rooms') as HTMLAnchorElement | null;
 
 /** The rooms as last heard of, by id: the list is rendered from them. */
 const rooms = new Map<string, RoomInfo>();
@@ -80,18 +82,66 @@ for (const li of list.querySelectorAll<HTMLElement>('li[data-room-id]')) {
 localizeTimes(list, (ts) => lastActive(ts, Date.now()));
 let me = nameInput.dataset.userId ?? '';
 
-socket.on('welcome', async (data: Welcome) => {
-  me = data.user.id;
-  showName(data.user);
-  // Catch up on what changed while offline.
+/** Where the next page of rooms starts (from the last `chatrooms` page), if there is one. */
+let cursor: string | undefined;
+
+function showMore(next: string | undefined): void {
+  cursor = next;
+  moreRooms.hidden = next === undefined;
+  if (next !== undefined) moreRooms.href = `/?cursor=${encodeURIComponent(next)}`;
+}
+
+/** Loads the first page of rooms anew (the newest activity), replacing the list. */
+async function loadRooms(): Promise<void> {
   try {
-    const all = await socket.request<RoomInfo[]>('chatrooms');
+    const page = await socket.request<RoomsPage>('chatrooms');
     rooms.clear();
-    for (const room of all) rooms.set(room.id, room);
+    for (const room of page.rooms) rooms.set(room.id, room);
+    showMore(page.cursor);
+    if (newestRooms) newestRooms.hidden = true; // the live list starts from the newest
     filter.hidden = false; // filtering works on the live list
     render();
   } catch {
     /* offline again: the next welcome retries */
+  }
+}
+
+/** Many rooms changed at once (`roomsChanged`): refetch the list, at most once per REFETCH_MS. */
+const REFETCH_MS = 3000;
+let lastRefetch = 0;
+let refetchTimer: ReturnType<typeof setTimeout> | undefined;
+function refetchSoon(): void {
+  if (refetchTimer !== undefined) return;
+  refetchTimer = setTimeout(() => {
+    refetchTimer = undefined;
+    lastRefetch = Date.now();
+    void loadRooms();
+  }, Math.max(0, lastRefetch + REFETCH_MS - Date.now()));
+}
+
+socket.on('welcome', (data: Welcome) => {
+  me = data.user.id;
+  showName(data.user);
+  // Catch up on what changed while offline.
+  lastRefetch = Date.now();
+  void loadRooms();
+});
+socket.on('roomsChanged', refetchSoon);
+
+// "More rooms": the next page, added to the list (without the script, the link opens it as a page).
+moreRooms.addEventListener('click', async (event) => {
+  if (cursor === undefined || filter.hidden) return; // not live yet: the link works as a page
+  event.preventDefault();
+  moreRooms.setAttribute('aria-disabled', 'true');
+  try {
+    const page = await socket.request<RoomsPage>('chatrooms', { cursor });
+    for (const room of page.rooms) rooms.set(room.id, room);
+    showMore(page.cursor);
+    render();
+  } catch {
+    /* offline: the link stays for another try */
+  } finally {
+    moreRooms.removeAttribute('aria-disabled');
   }
 });
 // Renamed in another tab: the field shows the name in use.

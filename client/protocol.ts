@@ -19,6 +19,12 @@ export interface JoinAck {
   more?: true;
 }
 
+/** The ack of `chatrooms`: a page of rooms, most recent activity first, and where the next page starts. */
+export interface RoomsPage {
+  rooms: RoomInfo[];
+  cursor?: string;
+}
+
 /** The first frame of every socket. */
 export interface Welcome {
   user: UserInfo;

@@ -705,7 +705,8 @@ function startRoom(): void {
         fixItem(nextItem(older[older.length - 1])); // the first of those shown before: its separator may go
       }
       scroller.scrollTop = top + scroller.scrollHeight - height; // keep the reader's place
-      if (page.length < 50 || state.oldestSeq <= 1) olderButton.hidden = true;
+      // A page may hold fewer than asked (the server bounds its bytes): only an empty one, or seq 1, is the start.
+      if (page.length === 0 || state.oldestSeq <= 1) olderButton.hidden = true;
     } catch (err) {
       say(plainWords((err as RequestError).code, 'history'));
     }

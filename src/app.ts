@@ -7,7 +7,7 @@ import { Bus } from './bus/bus';
 import { createMemoryBus } from './bus/memory-bus';
 import { openRedisBus } from './bus/redis-bus';
 import { Chat } from './chat/chat';
-import { HistoryCache } from './chat/history-cache';
+import { CACHE_PER_ROOM, HistoryCache } from './chat/history-cache';
 import { Config } from './config';
 import { Logger, consoleLogger, nodeLogger } from './logger';
 import { createMemoryPresence } from './presence/memory-presence';
@@ -149,7 +149,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     throw err;
   }
   const gifs = store.gifs ?? new FileGifStore(path.join(config.dataDir, 'uploads'));
-  const history = new HistoryCache(store);
+  const history = new HistoryCache(store, CACHE_PER_ROOM, config.historyCacheBytes);
   const hub = await Hub.open({
     bus,
     store,
@@ -175,7 +175,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   const dispatcher = new Dispatcher(chat, hub, config, identity, handlers, logger);
   // Pages' sessions: connect-pg-simple on PostgreSQL; the chat's own store otherwise (same rows either way).
   const sessions = config.databaseUrl && !parts.store ? openPgSessionStore(config.databaseUrl, logger) : new ChatSessionStore(store);
-  const metrics = createMetrics(chat, hub, dispatcher, nodeId);
+  const metrics = createMetrics(chat, hub, dispatcher, nodeId, history);
   const http_ = createHttpApp({
     config,
     chat,

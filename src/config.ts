@@ -67,6 +67,11 @@ export interface Config {
   roomsPerUser: number;
   /** Rooms one user may create per hour (3x that per client address). */
   roomCreatesPerHour: number;
+  // ---- bounded replies and history memory ----
+  /** Most bytes of entries (or rooms) one reply or page carries: resume and history pages end early past it (`more: true`), `chatrooms` pages end with a cursor. Below outboxLimit. */
+  maxReplyBytes: number;
+  /** One byte budget for every room's cached history tail together; least recently used rooms are evicted first. */
+  historyCacheBytes: number;
 }
 
 /** The defaults a user gets with no environment set. */
@@ -102,6 +107,9 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   whisperTargetRate: 5,
   roomsPerUser: 10,
   roomCreatesPerHour: 20,
+  // ---- bounded replies and history memory ----
+  maxReplyBytes: 256 * 1024,
+  historyCacheBytes: 64 * 1024 * 1024,
 };
 
 /** Thrown when the environment holds a value the server cannot start with. */
@@ -242,7 +250,16 @@ export function loadConfig(env: Env, keeper?: SecretKeeper): LoadedConfig {
     whisperTargetRate: int(env, 'WHISPER_TARGET_RATE', defaults.whisperTargetRate, 1, 10_000),
     roomsPerUser: int(env, 'ROOMS_PER_USER', defaults.roomsPerUser, 1, 1_000_000),
     roomCreatesPerHour: int(env, 'ROOM_CREATES_PER_HOUR', defaults.roomCreatesPerHour, 1, 1_000_000),
+    // ---- bounded replies and history memory ----
+    // Unset, it stays well under a small OUTBOX_LIMIT too (a quarter of it at most).
+    maxReplyBytes: int(env, 'MAX_REPLY_BYTES', Math.min(defaults.maxReplyBytes, Math.floor(int(env, 'OUTBOX_LIMIT', defaults.outboxLimit, 16 * 1024, 1024 * 1024 * 1024) / 4)), 4096, 64 * 1024 * 1024),
+    historyCacheBytes: int(env, 'HISTORY_CACHE_BYTES', defaults.historyCacheBytes, 0, 64 * 1024 * 1024 * 1024),
   };
+  if (config.maxReplyBytes >= config.outboxLimit) {
+    throw new ConfigError(
+      `MAX_REPLY_BYTES (${config.maxReplyBytes}) must be below OUTBOX_LIMIT (${config.outboxLimit}): a reply is one page, well under what a socket may have unsent; lower MAX_REPLY_BYTES or raise OUTBOX_LIMIT`,
+    );
+  }
   if (config.workers > 1 && (!config.databaseUrl || !config.redisUrl)) {
     throw new ConfigError(
       `WORKERS=${config.workers} needs DATABASE_URL and REDIS_URL (processes share their rooms through PostgreSQL and Redis); set both, or WORKERS=1`,

@@ -30,6 +30,12 @@ describe('config', () => {
     expect(loadConfig({ WORKERS: 'auto', DATABASE_URL: 'postgresql://h/db', REDIS_URL: 'rediss://h' }).config.workers).toBeGreaterThanOrEqual(1);
   });
 
+  test('replies and the history cache: 256 KiB and 64 MiB by default; an unset MAX_REPLY_BYTES stays under a small OUTBOX_LIMIT', () => {
+    expect(loadConfig({}).config).toMatchObject({ maxReplyBytes: 262_144, historyCacheBytes: 67_108_864 });
+    expect(loadConfig({ OUTBOX_LIMIT: '65536' }).config.maxReplyBytes).toBe(16_384);
+    expect(loadConfig({ MAX_REPLY_BYTES: '8192', HISTORY_CACHE_BYTES: '0' }).config).toMatchObject({ maxReplyBytes: 8192, historyCacheBytes: 0 });
+  });
+
   test('every variable the server reads is in .env.example', () => {
     const example = require('node:fs').readFileSync(path.join(__dirname, '..', '.env.example'), 'utf8') as string;
     const source = require('node:fs').readFileSync(path.join(__dirname, '..', 'src', 'config.ts'), 'utf8') as string;
@@ -56,6 +62,9 @@ describe('config', () => {
     [{ ROOMS_PER_USER: 'many' }, 'ROOMS_PER_USER'],
     [{ WORKERS: '2' }, 'WORKERS=2 needs DATABASE_URL and REDIS_URL'],
     [{ WORKERS: '2', REDIS_URL: 'redis://h' }, 'DATABASE_URL'],
+    [{ MAX_REPLY_BYTES: '1048576' }, 'MAX_REPLY_BYTES (1048576) must be below OUTBOX_LIMIT (1048576)'],
+    [{ MAX_REPLY_BYTES: '65536', OUTBOX_LIMIT: '32768' }, 'OUTBOX_LIMIT'],
+    [{ HISTORY_CACHE_BYTES: '-1' }, 'HISTORY_CACHE_BYTES'],
   ])('refuses %j naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);

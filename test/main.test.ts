@@ -149,7 +149,7 @@ describe('main: the process as `npm start` runs it', () => {
     const ackedNow = [...acked];
     const again = await startProcess(env);
     const b = await TestClient.connect(`ws://127.0.0.1:${again.port}`);
-    const rooms = await b.request('chatrooms');
+    const rooms = (await b.request('chatrooms')).rooms;
     expect(rooms.map((r: any) => r.id)).toEqual([room.id]);
     const resumed = await b.request('join', { room: room.id, since: 0 });
     const storedSeqs = new Set(resumed.history.map((e: any) => e.seq));

@@ -26,6 +26,8 @@ export type BusEvent =
   | { type: 'roomCreated'; room: RoomInfo }
   /** Rooms whose member count, owner or activity changed (coalesced by the publisher). */
   | { type: 'roomsUpdated'; rooms: RoomInfo[] }
+  /** Too many rooms changed at once to list (see RoomUpdates): lobbies refetch. */
+  | { type: 'roomsChanged' }
   | { type: 'roomRemoved'; id: string };
 
 /** Called with every event published to a topic it subscribed to. */

@@ -3,7 +3,7 @@ import { Config } from '../config';
 import { Logger } from '../logger';
 import { SocketRef, Presence } from '../presence/presence';
 import { ChatError, Entry, fail, RoomInfo, SystemKind, UserInfo, Whisper } from '../protocol';
-import { AppendOp, AppendResult, NewEntry, Store, StoredRoom } from '../store/store';
+import { AppendOp, AppendResult, NewEntry, RoomPosition, Store, StoredRoom } from '../store/store';
 import { WriteBatcher } from '../store/write-batcher';
 import { HistoryCache, HistoryPage, ResumePage } from './history-cache';
 import { newId } from './identity';
@@ -26,6 +26,8 @@ export function waitText(ms: number): string {
 
 /** `roomUpdated` goes out at most once per room per this many ms (per process). */
 export const ROOM_UPDATE_INTERVAL_MS = 1000;
+/** Rooms in one `chatrooms` reply or lobby page at most (MAX_REPLY_BYTES bounds their bytes too). */
+export const ROOMS_PAGE = 100;
 /** The owner and expiry policies run at most this often (and at least every sweep when their periods are short). */
 export const ROOM_CHECK_MAX_MS = 60_000;
 
@@ -78,6 +80,18 @@ export function roomInfo(room: StoredRoom, members: number): RoomInfo {
   };
 }
 
+/** A position in the lobby's order as an opaque string for clients. */
+function writeCursor(at: RoomPosition): string {
+  return Buffer.from(`${at.lastActivity}.${at.id}`).toString('base64url');
+}
+
+/** Reads a cursor from writeCursor; anything else is `invalid_data`. */
+function readCursor(cursor: string): RoomPosition {
+  const match = /^(\d{1,16})\.([\s\S]{1,64})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match || !Number.isSafeInteger(Number(match[1]))) throw fail.invalid('cursor is not one a chatrooms reply gave');
+  return { lastActivity: Number(match[1]), id: match[2] };
+}
+
 /**
  * The chat domain: rooms, their logs, membership and ownership, with no sockets. The
  * truth lives in the store (rooms, entries, owner, bans) and in presence (who is online
@@ -128,6 +142,7 @@ export class Chat {
       (rooms) => this.bus.publish(LOBBY_TOPIC, { type: 'roomsUpdated', rooms }),
       deps.audience,
       (err) => this.logger.warn(`reading rooms for the lobby failed: ${(err as Error).message}`),
+      () => this.bus.publish(LOBBY_TOPIC, { type: 'roomsChanged' }),
     );
     const { userMessagesPerSec: perSec, userMessagesBurst: burst } = deps.config;
     this.messageRate = new Allowance(deps.limiter, 'msg:', [{ limit: burst, windowMs: (burst / perSec) * 1000 }], `at most ${perSec} messages a second from one person`);
@@ -214,11 +229,26 @@ export class Chat {
     return roomInfo(room, count);
   }
 
-  /** Rooms as the lobby lists them, oldest first. */
-  async listRooms(): Promise<RoomInfo[]> {
-    const rooms = await this.store.rooms();
-    const counts = await this.presence.counts(rooms.map((r) => r.id));
-    return rooms.map((room, i) => roomInfo(room, counts[i]));
+  /**
+   * A page of rooms as the lobby lists them, most recent activity first: at most
+   * ROOMS_PAGE rooms and MAX_REPLY_BYTES of their JSON (at least one room), with the
+   * `cursor` of the next page when there is more. `cursor` (from an earlier page) continues
+   * after it; one that is not a cursor is `invalid_data`.
+   */
+  async listRooms(cursor?: string): Promise<{ rooms: RoomInfo[]; cursor?: string }> {
+    const stored = await this.store.roomsByActivity(cursor === undefined ? undefined : readCursor(cursor), ROOMS_PAGE + 1);
+    const counts = await this.presence.counts(stored.slice(0, ROOMS_PAGE).map((r) => r.id));
+    const rooms: RoomInfo[] = [];
+    let bytes = 2;
+    for (let i = 0; i < counts.length; i++) {
+      const info = roomInfo(stored[i], counts[i]);
+      bytes += Buffer.byteLength(JSON.stringify(info)) + 1;
+      if (rooms.length > 0 && bytes > this.config.maxReplyBytes) break;
+      rooms.push(info);
+    }
+    if (rooms.length === stored.length) return { rooms };
+    const last = rooms[rooms.length - 1];
+    return { rooms, cursor: writeCursor({ lastActivity: last.lastActivity, id: last.id }) };
   }
 
   private async infos(ids: string[]): Promise<RoomInfo[]> {
@@ -474,14 +504,14 @@ export class Chat {
     });
   }
 
-  /** The newest `limit` entries with seq < before (or the newest), oldest first. */
+  /** The newest `limit` entries with seq < before (or the newest), oldest first; fewer (the newest, at least one) past MAX_REPLY_BYTES. */
   history(roomId: string, before: number | undefined, limit: number): Promise<HistoryPage> {
-    return this.cache.before(roomId, before, limit);
+    return this.cache.before(roomId, before, limit, this.config.maxReplyBytes);
   }
 
-  /** Entries with seq > since, at most `limit`, and whether more follow. */
+  /** Entries with seq > since, at most `limit` and (at least one) MAX_REPLY_BYTES of them, and whether more follow. */
   resume(roomId: string, since: number, limit: number): Promise<ResumePage> {
-    return this.cache.after(roomId, since, limit);
+    return this.cache.after(roomId, since, limit, this.config.maxReplyBytes);
   }
 
   private newEntry(room: string, kind: SystemKind, user: UserInfo): NewEntry {

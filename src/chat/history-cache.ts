@@ -1,8 +1,10 @@
-import { entriesJson, Entry, entryJson } from '../protocol';
+import { Entry, entryJson } from '../protocol';
 import { Store } from '../store/store';
 
 /** Entries kept in memory per room: the tail every join and most `history` pages read. */
 export const CACHE_PER_ROOM = 100;
+/** Bytes all rooms' tails may hold together by default (HISTORY_CACHE_BYTES). */
+export const CACHE_BYTES = 64 * 1024 * 1024;
 
 /** A page of history as the protocol sends it: the entries' JSON array, oldest first. */
 export interface HistoryPage {
@@ -12,7 +14,11 @@ export interface HistoryPage {
   last: number;
 }
 
-/** A page read forward from a seq (a resume), and whether more entries follow it. */
+/**
+ * A page read forward from a seq (a resume), and whether more entries follow it: past
+ * the count limit, or past the byte budget (a page always holds at least one entry, so a
+ * client paging on with `since` = its last seq always makes progress).
+ */
 export interface ResumePage extends HistoryPage {
   more: boolean;
 }
@@ -45,6 +51,11 @@ class RoomTail {
 
   constructor(private readonly capacity: number) {}
 
+  /** Bytes this tail holds in memory (its buffer and its slots). */
+  size(): number {
+    return this.bytes.length + this.seqs.byteLength + this.ends.byteLength;
+  }
+
   /** The newest seq held (the floor when none). */
   last(): number {
     return this.count > this.first ? this.seqs[this.count - 1] : this.floor;
@@ -66,21 +77,31 @@ class RoomTail {
     this.count++;
   }
 
-  /** The newest `limit` entries with seq < before (or the newest overall); null when the store must answer. */
-  before(before: number | undefined, limit: number): HistoryPage | null {
+  /**
+   * The newest `limit` entries with seq < before (or the newest overall), fewer when their
+   * JSON would pass `maxBytes` (at least one); null when the store must answer.
+   */
+  before(before: number | undefined, limit: number, maxBytes: number): HistoryPage | null {
     const end = before === undefined ? this.count : this.lowerBound(before);
-    const start = Math.max(this.first, end - limit);
+    let start = Math.max(this.first, end - limit);
     // Served from memory when the tail holds `limit` entries below `before`, or holds everything there is.
-    if (end - start === limit || this.floor === 0) return this.page(start, end);
-    return null;
+    if (end - start !== limit && this.floor !== 0) return null;
+    while (end - start > 1 && this.rangeBytes(start, end) > maxBytes) start++;
+    return this.page(start, end);
   }
 
-  /** Entries with seq > since, at most `limit`, and whether more follow; null when the store must answer. */
-  after(since: number, limit: number): ResumePage | null {
+  /** Entries with seq > since, at most `limit` and `maxBytes` (at least one), and whether more follow; null when the store must answer. */
+  after(since: number, limit: number, maxBytes: number): ResumePage | null {
     if (since < this.floor) return null;
     const start = this.lowerBound(since + 1);
-    const end = Math.min(this.count, start + limit);
+    let end = Math.min(this.count, start + limit);
+    while (end - start > 1 && this.rangeBytes(start, end) > maxBytes) end--;
     return { ...this.page(start, end), more: end < this.count };
+  }
+
+  /** Bytes of entries [start, end) as a JSON array (their commas and the brackets). */
+  private rangeBytes(start: number, end: number): number {
+    return this.ends[end - 1] - (start === 0 ? 0 : this.ends[start - 1]) + 1;
   }
 
   private page(start: number, end: number): HistoryPage {
@@ -139,6 +160,8 @@ class RoomTail {
 
 interface Slot {
   tail: RoomTail;
+  /** The tail's size as last counted in the cache's total. */
+  counted: number;
   /** While the tail is being read from the store: entries committed meanwhile. */
   loading?: Promise<void>;
   late?: Entry[];
@@ -152,15 +175,29 @@ interface Slot {
  * entry that would leave a hole drops it (the next read reloads it from the store). Every
  * other room is read from the store, so no answer ever lacks an entry another process
  * committed.
+ *
+ * Bounds: a tail holds at most `capacity` entries, and all tails together at most
+ * `budget` bytes (HISTORY_CACHE_BYTES: their buffers and slots): past it the least
+ * recently read rooms' tails are dropped (a dropped tail is reloaded from the store by
+ * its next read, so eviction costs a read, never an answer). Every page is bounded by
+ * the `maxBytes` its caller passes as well as by its count.
  */
 export class HistoryCache {
+  /** Tails by room, least recently read first (a read moves its room to the end). */
   private readonly rooms = new Map<string, Slot>();
   private readonly tracked = new Set<string>();
+  private total = 0;
 
   constructor(
     private readonly store: Store,
     private readonly capacity = CACHE_PER_ROOM,
+    private readonly budget = CACHE_BYTES,
   ) {}
+
+  /** Bytes the cached tails hold now (at most the budget once an add or a load returns). */
+  get bytes(): number {
+    return this.total;
+  }
 
   /** Starts keeping a tail for the room: from now on every entry it commits is passed to add(), in seq order. */
   track(room: string): void {
@@ -170,7 +207,27 @@ export class HistoryCache {
   /** Stops keeping the room's tail (no local sockets any more, or deleted). */
   drop(room: string): void {
     this.tracked.delete(room);
+    this.forget(room);
+  }
+
+  /** Drops the room's tail, uncounting it. */
+  private forget(room: string): void {
+    const slot = this.rooms.get(room);
+    if (!slot) return;
+    this.total -= slot.counted;
     this.rooms.delete(room);
+  }
+
+  /** Counts the slot's current size (when it is still the room's) and evicts the least recently read tails past the budget. */
+  private account(room: string, slot: Slot): void {
+    if (this.rooms.get(room) !== slot) return;
+    const size = slot.tail.size();
+    this.total += size - slot.counted;
+    slot.counted = size;
+    for (const oldest of this.rooms.keys()) {
+      if (this.total <= this.budget) break;
+      this.forget(oldest);
+    }
   }
 
   /** Records a committed entry of a tracked room (call in seq order; duplicates are ignored). */
@@ -180,25 +237,42 @@ export class HistoryCache {
     if (slot.late) return void slot.late.push(entry);
     const last = slot.tail.last();
     if (entry.seq <= last) return;
-    if (entry.seq > last + 1) return void this.rooms.delete(entry.room);
+    if (entry.seq > last + 1) return this.forget(entry.room);
     slot.tail.add(entry.seq, entryJson(entry));
+    this.account(entry.room, slot);
   }
 
-  /** The newest `limit` entries with seq < before (or the newest overall), oldest first. */
-  async before(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+  /**
+   * The newest `limit` entries with seq < before (or the newest overall), oldest first;
+   * fewer (the newest of them, at least one) when their JSON would pass `maxBytes`.
+   */
+  async before(room: string, before: number | undefined, limit: number, maxBytes = Infinity): Promise<HistoryPage> {
     const tail = await this.current(room, before);
-    const page = tail?.before(before, limit);
-    return page ?? toPage(await this.store.entriesBefore(room, before, limit));
+    const page = tail?.before(before, limit, maxBytes);
+    if (page) return page;
+    const entries = await this.store.entriesBefore(room, before, limit);
+    const json = entries.map(entryJson);
+    let start = entries.length;
+    let bytes = 1;
+    while (start > 0 && (start === entries.length || bytes + Buffer.byteLength(json[start - 1]) + 1 <= maxBytes)) bytes += Buffer.byteLength(json[--start]) + 1;
+    return jsonPage(entries.slice(start), json.slice(start));
   }
 
-  /** Entries with seq > since, oldest first, at most `limit`, and whether more follow. */
-  async after(room: string, since: number, limit: number): Promise<ResumePage> {
+  /**
+   * Entries with seq > since, oldest first, at most `limit` and (at least one) `maxBytes`
+   * of JSON, and whether more follow: `more` is true whenever an entry after the page's
+   * last one is committed, so paging on from its last seq misses nothing.
+   */
+  async after(room: string, since: number, limit: number, maxBytes = Infinity): Promise<ResumePage> {
     const tail = await this.current(room, undefined);
-    const page = tail?.after(since, limit);
+    const page = tail?.after(since, limit, maxBytes);
     if (page) return page;
     const entries = await this.store.entriesAfter(room, since, limit + 1);
-    const more = entries.length > limit;
-    return { ...toPage(more ? entries.slice(0, limit) : entries), more };
+    const json = entries.map(entryJson);
+    let end = 0;
+    let bytes = 1;
+    while (end < Math.min(limit, entries.length) && (end === 0 || bytes + Buffer.byteLength(json[end]) + 1 <= maxBytes)) bytes += Buffer.byteLength(json[end++]) + 1;
+    return { ...jsonPage(entries.slice(0, end), json.slice(0, end)), more: end < entries.length };
   }
 
   /**
@@ -218,8 +292,12 @@ export class HistoryCache {
   private async tail(room: string): Promise<RoomTail | undefined> {
     if (!this.tracked.has(room)) return undefined;
     let slot = this.rooms.get(room);
-    if (!slot) {
-      const loading: Slot = { tail: new RoomTail(this.capacity), late: [] };
+    if (slot) {
+      // Read now: the most recently used.
+      this.rooms.delete(room);
+      this.rooms.set(room, slot);
+    } else {
+      const loading: Slot = { tail: new RoomTail(this.capacity), counted: 0, late: [] };
       this.rooms.set(room, loading);
       loading.loading = this.store.entriesBefore(room, undefined, this.capacity).then(
         (entries) => {
@@ -236,9 +314,10 @@ export class HistoryCache {
           }
           loading.late = undefined;
           loading.loading = undefined;
+          this.account(room, loading);
         },
         (err) => {
-          if (this.rooms.get(room) === loading) this.rooms.delete(room);
+          if (this.rooms.get(room) === loading) this.forget(room);
           throw err;
         },
       );
@@ -249,6 +328,6 @@ export class HistoryCache {
   }
 }
 
-function toPage(entries: readonly Entry[]): HistoryPage {
-  return { json: entriesJson(entries), count: entries.length, last: entries.length ? entries[entries.length - 1].seq : 0 };
+function jsonPage(entries: readonly Entry[], json: readonly string[]): HistoryPage {
+  return { json: `[${json.join(',')}]`, count: entries.length, last: entries.length ? entries[entries.length - 1].seq : 0 };
 }

@@ -14,7 +14,7 @@ export const roomFields = {
 /** Request schemas, one per client event. `history.limit` defaults are applied by the handler. */
 export const requestSchemas = {
   register: obj({ name: str({ min: 1, max: NAME_MAX, trim: true, line: true }) }),
-  chatrooms: obj({}),
+  chatrooms: obj({ cursor: optional(str({ min: 1, max: 128 })) }),
   create: obj({
     title: roomFields.title,
     max: optional(roomFields.max, DEFAULT_MAX_MEMBERS),

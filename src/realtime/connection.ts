@@ -49,8 +49,21 @@ interface RoomFeed {
 /**
  * One WebSocket and what the server tracks for it. Sends only while the socket is
  * OPEN; what is sent while one callback and its promise continuations run leaves in
- * one write right after them (see Flusher); a socket whose unsent bytes pass the
- * outbox limit is cut off.
+ * one write right after them (see Flusher).
+ *
+ * Unsent bytes are of two kinds, bounded differently:
+ * - pushes (what the server sends unasked): a socket whose unsent pushes pass the
+ *   outbox limit (OUTBOX_LIMIT) does not read them fast enough and is cut off (a slow
+ *   consumer; it recovers with join + since);
+ * - replies (acks and errors: what the socket asked for): never cut a socket off. Each is
+ *   bounded by MAX_REPLY_BYTES (below OUTBOX_LIMIT); while a socket's unsent replies pass
+ *   the outbox limit, the server stops reading its frames (its requests wait in the
+ *   kernel) until its send buffer drains. A requester is so made to wait for what it
+ *   asked, and what it may leave unread stays bounded: about OUTBOX_LIMIT of pushes plus
+ *   OUTBOX_LIMIT and the replies of requests already running.
+ * Replies are told apart by where they lie in what was written: unsent bytes are the tail
+ * of the written stream, and a write's reply bytes are counted unsent while that much of
+ * the write is (the requester's favour when a write mixes both).
  */
 export class Connection implements Flushable, Bucket {
   /** Set by each inbound frame or pong; cleared by each heartbeat round. */
@@ -71,6 +84,14 @@ export class Connection implements Flushable, Bucket {
   /** Frames sent this turn, written together by flush(); null between turns (idle sockets hold nothing). */
   private outbox: Buffer[] | null = null;
   private outboxBytes = 0;
+  /** Of outboxBytes, those of replies. */
+  private outboxReplyBytes = 0;
+  /** Bytes written to the socket so far. */
+  private written = 0;
+  /** Writes that held replies and may be partly unsent, oldest first: where each ended in `written`, and its reply bytes. */
+  private replyWrites: { end: number; bytes: number }[] | null = null;
+  /** True while frames are not read because unsent replies passed the outbox limit. */
+  private held = false;
   private flushQueued = false;
 
   constructor(
@@ -110,10 +131,11 @@ export class Connection implements Flushable, Bucket {
     this.feeds = rest.length > 0 ? rest : null;
   }
 
-  /** Queues one complete frame (from encodePush/encodeEntry/encodeAck/encodeError) if the socket is open. */
-  send(frame: Buffer): void {
+  /** Queues one complete frame (from encodePush/encodeEntry/encodeAck/encodeError) if the socket is open: a push, unless `reply`. */
+  send(frame: Buffer, reply = false): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.options.stats.framesOut++;
+    if (reply) this.outboxReplyBytes += frame.length;
     if (this.outbox) this.outbox.push(frame);
     else this.outbox = [frame];
     this.outboxBytes += frame.length;
@@ -125,18 +147,56 @@ export class Connection implements Flushable, Bucket {
 
   /**
    * Writes what this turn queued in one write. What the kernel did not take stays in
-   * the socket's buffer (bufferedAmount); past OUTBOX_LIMIT the reader is too slow.
+   * the socket's buffer (bufferedAmount): past OUTBOX_LIMIT of pushes the reader is too
+   * slow; past OUTBOX_LIMIT of replies, its requests wait (see the class comment).
    */
   flush(): void {
     this.flushQueued = false;
     const frames = this.outbox;
     if (!frames) return;
     const bytes = this.outboxBytes;
+    const replyBytes = this.outboxReplyBytes;
     this.outbox = null;
     this.outboxBytes = 0;
+    this.outboxReplyBytes = 0;
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.socket.write(frames.length === 1 ? frames[0] : this.options.flusher.join(frames, bytes));
-    if (this.ws.bufferedAmount > this.options.outboxLimit) this.cutOff();
+    this.written += bytes;
+    if (replyBytes > 0) (this.replyWrites ??= []).push({ end: this.written, bytes: replyBytes });
+    const unsent = this.ws.bufferedAmount;
+    if (unsent === 0) {
+      this.replyWrites = null;
+      return;
+    }
+    const replies = this.unsentReplies(unsent);
+    if (unsent <= this.options.outboxLimit) return;
+    if (unsent - replies > this.options.outboxLimit) this.cutOff();
+    else if (replies > this.options.outboxLimit) this.hold();
+  }
+
+  /** How many of the `unsent` bytes (the tail of what was written) are replies. */
+  private unsentReplies(unsent: number): number {
+    const sent = this.written - unsent;
+    const writes = this.replyWrites;
+    if (!writes) return 0;
+    let done = 0;
+    while (done < writes.length && writes[done].end <= sent) done++;
+    if (done > 0) writes.splice(0, done);
+    let replies = 0;
+    for (const write of writes) replies += Math.min(write.bytes, write.end - sent);
+    return replies;
+  }
+
+  /** Stops reading this socket's frames until its send buffer drains. */
+  private hold(): void {
+    if (this.held) return;
+    this.held = true;
+    this.ws.pause();
+    this.socket.once('drain', () => {
+      this.held = false;
+      this.replyWrites = null;
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.resume();
+    });
   }
 
   /** A reader this slow would hold an unbounded queue: terminate; it recovers with join + since. */
@@ -144,19 +204,21 @@ export class Connection implements Flushable, Bucket {
     this.options.stats.slowConsumers++;
     this.outbox = null;
     this.outboxBytes = 0;
+    this.outboxReplyBytes = 0;
+    this.replyWrites = null;
     this.ws.terminate();
   }
 
   /** Answers a request: an ack when it carried an id, nothing otherwise. Acks are written ahead of this round's pushes. */
   reply(id: number | undefined, data: unknown): void {
     if (id === undefined) return;
-    this.send(encodeAck(id, data));
+    this.send(encodeAck(id, data), true);
     if (this.outbox) this.options.flusher.addFirst(this);
   }
 
   /** Sends an error, tied to the request's id when it had one. */
   replyError(code: AnyErrorCode, message: string, id?: number, retryAfterMs?: number): void {
-    this.send(encodeError(code, message, id, retryAfterMs));
+    this.send(encodeError(code, message, id, retryAfterMs), true);
   }
 
   /** Closes the socket with a close code and a short reason, after what is queued. */

@@ -392,6 +392,8 @@ export class Hub {
         return this.sendAll(this.connections, encodePush('roomCreated', event.room));
       case 'roomsUpdated':
         return this.sendAll(this.connections, encodeRooms(event.rooms));
+      case 'roomsChanged':
+        return this.sendAll(this.connections, ROOMS_CHANGED);
       case 'roomRemoved': {
         const room = this.rooms.get(event.id);
         if (room) {
@@ -419,7 +421,10 @@ export class Hub {
   }
 }
 
-/** `roomUpdated` frames for a batch of rooms, as one buffer. */
+/** The push telling lobbies to refetch `chatrooms`: the same bytes for everyone. */
+const ROOMS_CHANGED = encodePush('roomsChanged', {});
+
+/** `roomUpdated` frames for a batch of rooms (one frame a room), as one buffer. */
 function encodeRooms(rooms: readonly RoomInfo[]): Buffer {
   const frames = rooms.map((room) => encodePush('roomUpdated', room));
   return frames.length === 1 ? frames[0] : Buffer.concat(frames);

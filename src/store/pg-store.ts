@@ -71,6 +71,9 @@ const sql = {
     ON CONFLICT (room_id, user_id) DO UPDATE SET until = excluded.until`,
   selectRoom: `SELECT ${ROOM_COLUMNS} FROM rooms WHERE id = $1`,
   selectRooms: `SELECT ${ROOM_COLUMNS} FROM rooms ORDER BY created_at, created_order`,
+  // No index on last_activity: every append updates it, and rooms' updates stay HOT only without one. A page is one scan keeping the top $1.
+  selectActiveRooms: `SELECT ${ROOM_COLUMNS} FROM rooms ORDER BY last_activity DESC, id COLLATE "C" DESC LIMIT $1`,
+  selectActiveRoomsAfter: `SELECT ${ROOM_COLUMNS} FROM rooms WHERE (last_activity, id COLLATE "C") < ($2, $3 COLLATE "C") ORDER BY last_activity DESC, id COLLATE "C" DESC LIMIT $1`,
   insertRoom: `INSERT INTO rooms (id, title, max, password_hash, owner_id, owner_name, owner_color, created_at, last_seq, last_activity, owner_away_since)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8, NULL)`,
   countRooms: 'SELECT count(*) AS n FROM rooms',
@@ -458,6 +461,11 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
       return rows.length > 0 ? toRoom(rows[0]) : undefined;
     },
     rooms: async () => (await run<RoomRow>('rooms', idempotent, 'selectRooms', [])).rows.map(toRoom),
+    roomsByActivity: async (after, limit) =>
+      (after
+        ? await run<RoomRow>('roomsByActivity', idempotent, 'selectActiveRoomsAfter', [limit, after.lastActivity, after.id])
+        : await run<RoomRow>('roomsByActivity', idempotent, 'selectActiveRooms', [limit])
+      ).rows.map(toRoom),
     roomCount: async () => (await run<{ n: number }>('roomCount', idempotent, 'countRooms', [])).rows[0].n,
     deleteRoom: (id, idleBefore) =>
       use('deleteRoom', idempotent, async (session): Promise<DeletedRoom> => {

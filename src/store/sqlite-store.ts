@@ -221,6 +221,9 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
   const selectRoom = db.prepare('SELECT * FROM rooms WHERE id = ?');
   const selectRooms = db.prepare('SELECT * FROM rooms ORDER BY created_at, rowid');
   const countRooms = db.prepare('SELECT COUNT(*) FROM rooms').pluck();
+  // No index on last_activity: every append updates it. A page is one scan keeping the top `limit`.
+  const selectActiveRooms = db.prepare('SELECT * FROM rooms ORDER BY last_activity DESC, id DESC LIMIT ?');
+  const selectActiveRoomsAfter = db.prepare('SELECT * FROM rooms WHERE (last_activity, id) < (?, ?) ORDER BY last_activity DESC, id DESC LIMIT ?');
   const pruneBans = db.prepare('DELETE FROM bans WHERE until <= ?');
   const selectCounter = db.prepare('SELECT last_seq FROM rooms WHERE id = ?').pluck();
   const storeCounter = db.prepare('UPDATE rooms SET last_seq = ?, last_activity = ? WHERE id = ?');
@@ -401,6 +404,10 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
         return row && toRoom(row);
       }),
     rooms: () => wrap('rooms', () => (selectRooms.all() as RoomRow[]).map(toRoom)),
+    roomsByActivity: (after, limit) =>
+      wrap('roomsByActivity', () =>
+        ((after ? selectActiveRoomsAfter.all(after.lastActivity, after.id, limit) : selectActiveRooms.all(limit)) as RoomRow[]).map(toRoom),
+      ),
     deleteRoom: (id, idleBefore) => wrap('deleteRoom', () => deleteAll(id, idleBefore)),
     idleRooms: (before) => wrap('idleRooms', () => selectIdle.all(before) as string[]),
     roomCount: () => wrap('roomCount', () => countRooms.get() as number),

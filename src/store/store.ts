@@ -26,6 +26,12 @@ export interface StoredRoom extends RoomRecord {
   ownerAwaySince: number | null;
 }
 
+/** Where a page of rooms by activity continues: after the room with this last activity and id. */
+export interface RoomPosition {
+  lastActivity: number;
+  id: string;
+}
+
 /** An entry as the chat hands it to the store: everything but its seq, which the store allocates. */
 export type NewEntry = Omit<MessageEntry, 'seq'> | Omit<SystemEntry, 'seq'>;
 
@@ -87,6 +93,12 @@ export interface Store {
   room(id: string): Promise<StoredRoom | undefined>;
   /** Every room, oldest first. */
   rooms(): Promise<StoredRoom[]>;
+  /**
+   * At most `limit` rooms, most recent activity first (ties: greater id first), after
+   * `after` in that order (from the first when undefined): a page of the lobby. A room whose
+   * activity moves while a client pages may be listed twice or not at all in that walk.
+   */
+  roomsByActivity(after: RoomPosition | undefined, limit: number): Promise<StoredRoom[]>;
   /** How many rooms exist. */
   roomCount(): Promise<number>;
   /**

@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Chat } from '../chat/chat';
+import type { HistoryCache } from '../chat/history-cache';
 import type { Dispatcher } from '../realtime/dispatcher';
 import type { Hub } from '../realtime/hub';
 
@@ -13,10 +14,20 @@ export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
  * metrics; the chat's own. Chat values are read from plain counters when scraped, so the
  * per-frame path only bumps numbers.
  */
-export function createMetrics(chat: Chat, hub: Hub, dispatcher: Dispatcher, nodeId: string): { registry: Registry; close(): void } {
+export function createMetrics(chat: Chat, hub: Hub, dispatcher: Dispatcher, nodeId: string, history?: HistoryCache): { registry: Registry; close(): void } {
   const registry = new Registry();
   registry.setDefaultLabels({ node: nodeId });
   collectDefaultMetrics({ register: registry });
+  if (history) {
+    new Gauge({
+      name: 'gifchat_history_cache_bytes',
+      help: "Bytes the rooms' cached history tails hold (at most HISTORY_CACHE_BYTES)",
+      registers: [registry],
+      collect() {
+        this.set(history.bytes);
+      },
+    });
+  }
   const messageTime = new Histogram({
     name: 'gifchat_message_seconds',
     help: "A message's time in the server: frame received to ack written (stored, and handed to this process's sockets)",

@@ -50,9 +50,11 @@ export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
 
   router.get('/', async (req, res, next) => {
     try {
-      // Most recently active first (the page's script keeps this order as rooms change).
-      const rooms = (await chat.listRooms()).sort((a, b) => b.lastActivity - a.lastActivity);
-      res.render('lobby', { user: req.session.user, rooms });
+      // Most recently active first (the page's script keeps this order as rooms change), a page
+      // at a time: `?cursor=` (from the page's "More rooms" link) continues after an earlier page.
+      const cursor = typeof req.query.cursor === 'string' && req.query.cursor !== '' ? req.query.cursor : undefined;
+      const page = await chat.listRooms(cursor);
+      res.render('lobby', { user: req.session.user, rooms: page.rooms, cursor: page.cursor, paged: cursor !== undefined });
     } catch (err) {
       next(err);
     }

@@ -26,7 +26,7 @@ describe('room expiry: empty rooms do not pile up', () => {
     for (let i = 0; i < 20 && fs.existsSync(file); i++) await sleep(20);
     expect(fs.existsSync(file)).toBe(false);
     await sleep(600);
-    expect((await watcher.request('chatrooms')).map((r: any) => r.id)).toEqual([busy.id]);
+    expect((await watcher.request('chatrooms')).rooms.map((r: any) => r.id)).toEqual([busy.id]);
   });
 
   test('ROOM_TTL_MS=0 keeps rooms forever', async () => {
@@ -34,6 +34,6 @@ describe('room expiry: empty rooms do not pile up', () => {
     const a = await TestClient.connect(s.wsUrl);
     const room = await a.request('create', { title: 'kept' });
     await sleep(200);
-    expect((await a.request('chatrooms')).map((r: any) => r.id)).toEqual([room.id]);
+    expect((await a.request('chatrooms')).rooms.map((r: any) => r.id)).toEqual([room.id]);
   });
 });

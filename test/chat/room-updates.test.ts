@@ -1,4 +1,4 @@
-import { MAX_INTERVAL_MS, RoomUpdates, SOCKETS_PER_SECOND } from '../../src/chat/room-updates';
+import { MAX_BATCH_BYTES, MAX_BATCH_ROOMS, MAX_INTERVAL_MS, RoomUpdates, SOCKETS_PER_SECOND } from '../../src/chat/room-updates';
 import { RoomInfo } from '../../src/protocol';
 
 const owner = { id: 'u_o', name: 'O', color: '#123456' };
@@ -17,6 +17,7 @@ describe('room updates: coalesced lobby announcements', () => {
       (err) => {
         throw err;
       },
+      () => sent.push([]),
     );
     for (let i = 1; i <= 5; i++) {
       counts.set('a', i);
@@ -50,6 +51,7 @@ describe('room updates: coalesced lobby announcements', () => {
       (rooms) => sent.push(rooms),
       () => 1,
       (err) => errors.push(err),
+      () => {},
     );
     updates.touch('a');
     await sleep(10);
@@ -65,12 +67,40 @@ describe('room updates: coalesced lobby announcements', () => {
 
   test('the interval stretches with the audience, up to its cap', () => {
     let audience = 0;
-    const updates = new RoomUpdates(1000, async () => [], () => {}, () => audience, () => {});
+    const updates = new RoomUpdates(1000, async () => [], () => {}, () => audience, () => {}, () => {});
     expect(updates.interval()).toBe(1000);
     audience = SOCKETS_PER_SECOND * 3;
     expect(updates.interval()).toBe(3000);
     audience = SOCKETS_PER_SECOND * 1000;
     expect(updates.interval()).toBe(MAX_INTERVAL_MS);
+    updates.close();
+  });
+
+  test('a batch past MAX_BATCH_ROOMS rooms or MAX_BATCH_BYTES is replaced by one "changed" (without reading the rooms); smaller ones are listed', async () => {
+    const sent: RoomInfo[][] = [];
+    let changed = 0;
+    let reads = 0;
+    let title = 'short';
+    const updates = new RoomUpdates(
+      20,
+      async (ids) => (reads++, ids.map((id) => ({ ...info(id), title }))),
+      (rooms) => sent.push(rooms),
+      () => 1,
+      (err) => {
+        throw err;
+      },
+      () => changed++,
+    );
+    for (let i = 0; i < MAX_BATCH_ROOMS + 1; i++) updates.touch(`r${i}`);
+    await sleep(40);
+    expect([changed, reads, sent.length]).toEqual([1, 0, 0]);
+    for (let i = 0; i < MAX_BATCH_ROOMS; i++) updates.touch(`r${i}`);
+    await sleep(40);
+    expect([changed, reads, sent.length, sent[0]?.length]).toEqual([1, 1, 1, MAX_BATCH_ROOMS]);
+    title = 'Ω'.repeat(Math.ceil(MAX_BATCH_BYTES / 2 / 100)); // 100 rooms of those pass the byte bound
+    for (let i = 0; i < 100; i++) updates.touch(`r${i}`);
+    await sleep(40);
+    expect([changed, reads, sent.length]).toEqual([2, 2, 1]);
     updates.close();
   });
 });

@@ -563,6 +563,32 @@ describe('11. identity across reconnects', () => {
 });
 
 describe('10. the lobby', () => {
+  test('a page of rooms at a time: "More rooms" loads the next; a rename of the owner of many rooms refetches the list', async () => {
+    const s = await startServer();
+    const ann = await member(s, 'Ann');
+    const now = Date.now();
+    for (let i = 0; i < 250; i++) {
+      await s.app.store.createRoom({ id: `r_${String(i).padStart(3, '0')}`, title: `Room ${i}`, max: 10, passwordHash: null, owner: ann.client.user, createdAt: now + i });
+    }
+    const page = await newPage();
+    await page.goto(s.url);
+    await page.waitForSelector('#room-filter:not([hidden])');
+    const count = () => page.$$eval('#rooms li', (lis) => lis.length);
+    expect(await count()).toBe(100);
+    expect(await page.textContent('#rooms li .title')).toBe('Room 249'); // newest activity first
+    await page.click('#more-rooms');
+    await page.waitForFunction(() => document.querySelectorAll('#rooms li').length === 200);
+    await page.click('#more-rooms');
+    await page.waitForFunction(() => document.querySelectorAll('#rooms li').length === 250);
+    expect(await page.isHidden('#more-rooms')).toBe(true);
+    // Ann owns 250 rooms and renames: one roomsChanged, and the lobby refetches its first page.
+    await ann.client.request('register', { name: 'Annabel' });
+    await page.waitForFunction(() => document.querySelector('#rooms li .meta')?.textContent?.includes('Annabel'));
+    expect(await count()).toBe(100);
+    expect(await page.isVisible('#more-rooms')).toBe(true);
+    expect(pageErrors).toEqual([]);
+  });
+
   test('full and locked at a glance, live; most recently active first; a filter box; screenshots', async () => {
     const s = await startServer();
     const ann = await member(s, 'Ann');

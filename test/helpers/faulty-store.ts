@@ -48,6 +48,7 @@ export function faultyStore(inner: Store): FaultyStore {
     createRoom: (room) => inner.createRoom(room),
     room: (id) => inner.room(id),
     rooms: () => inner.rooms(),
+    roomsByActivity: (after, limit) => inner.roomsByActivity(after, limit),
     roomCount: () => inner.roomCount(),
     pruneBans: (now) => inner.pruneBans(now),
     deleteRoom: (id, idleBefore) => inner.deleteRoom(id, idleBefore),

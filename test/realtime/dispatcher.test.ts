@@ -36,7 +36,7 @@ describe('dispatcher: envelope, errors, order, rate limit', () => {
       expect({ raw, code: reply.data.code, id: reply.id }).toEqual({ raw, code, id });
       expect(typeof reply.data.message).toBe('string');
     }
-    expect(await a.request('chatrooms')).toEqual([]);
+    expect((await a.request('chatrooms')).rooms).toEqual([]);
   });
 
   test('garbage never crashes the server, never closes the socket, never touches another client', async () => {
@@ -64,7 +64,7 @@ describe('dispatcher: envelope, errors, order, rate limit', () => {
     await a.waitFor(() => a.frames.filter((f) => f.event === 'error').length >= errors, 0, 10_000);
     expect(a.frames.filter((f) => f.event === 'error')).toHaveLength(errors);
     expect(a.ws.readyState).toBe(a.ws.OPEN);
-    expect(await a.request('chatrooms')).toHaveLength(1);
+    expect((await a.request('chatrooms')).rooms).toHaveLength(1);
     await bystander.request('message', { room: room.id, text: 'unbothered' });
     expect(bystander.frames.slice(before).map((f) => f.event).filter((e) => e !== 'roomUpdated')).toEqual(['message', 'ack']);
   });
@@ -79,7 +79,7 @@ describe('dispatcher: envelope, errors, order, rate limit', () => {
     expect(replies[12].id).toBe(13);
     for (let i = 0; i < 20; i++) a.sendRaw('{"event":"chatrooms"}');
     expect((await a.closed).code).toBe(1008);
-    expect(await other.request('chatrooms')).toEqual([]); // others unaffected
+    expect((await other.request('chatrooms')).rooms).toEqual([]); // others unaffected
   });
 
   test('rate limit refills: a steady client under the rate is never refused', async () => {

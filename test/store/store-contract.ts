@@ -61,6 +61,23 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       ]);
     });
 
+    test('roomsByActivity: pages of rooms, most recent activity first (ties: greater id first), continuing after a position', async () => {
+      expect(await store.roomsByActivity(undefined, 10)).toEqual([]);
+      // Created at 1..5 (r_e and r_d at the same time), then r_a becomes the most active.
+      for (const [id, at] of [['r_a', 1], ['r_b', 2], ['r_c', 3], ['r_d', 4], ['r_e', 4], ['r_B', 5]] as const) await store.createRoom(room(id, at));
+      await store.append([op(msg('r_a', alice, 'hi', 9))]);
+      const ids = async (after: { lastActivity: number; id: string } | undefined, limit: number) => (await store.roomsByActivity(after, limit)).map((r) => r.id);
+      expect(await ids(undefined, 10)).toEqual(['r_a', 'r_B', 'r_e', 'r_d', 'r_c', 'r_b']);
+      expect(await ids(undefined, 2)).toEqual(['r_a', 'r_B']);
+      expect(await ids({ lastActivity: 5, id: 'r_B' }, 2)).toEqual(['r_e', 'r_d']);
+      expect(await ids({ lastActivity: 4, id: 'r_d' }, 2)).toEqual(['r_c', 'r_b']);
+      expect(await ids({ lastActivity: 2, id: 'r_b' }, 2)).toEqual([]);
+      // A position between rooms (the room it named is gone) continues all the same.
+      expect(await ids({ lastActivity: 4, id: 'r_dd' }, 10)).toEqual(['r_d', 'r_c', 'r_b']);
+      const [first] = await store.roomsByActivity(undefined, 1);
+      expect(first).toEqual(await store.room('r_a'));
+    });
+
     test('creating a room that exists is a plain error', async () => {
       await store.createRoom(room('r'));
       const err = await store.createRoom(room('r')).catch((e: unknown) => e);

@@ -47,7 +47,7 @@ describe('pages', () => {
     const page = await (await fetch(s.url + location, { headers: { cookie } })).text();
     expect(page).toContain('id="log"');
     const watcher = await TestClient.connect(s.wsUrl);
-    const [room] = await watcher.request('chatrooms');
+    const [room] = (await watcher.request('chatrooms')).rooms;
     expect(room).toMatchObject({ title: 'Cats', max: 10, locked: true });
   });
 

@@ -1,4 +1,4 @@
 import { Handler } from './handler';
 
-/** `chatrooms`: every room, as the lobby lists it. */
-export const chatrooms: Handler<'chatrooms'> = ({ chat }) => chat.listRooms();
+/** `chatrooms` {cursor?}: a page of rooms as the lobby lists them, most recent activity first: {rooms, cursor?}. */
+export const chatrooms: Handler<'chatrooms'> = ({ chat, data }) => chat.listRooms(data.cursor);

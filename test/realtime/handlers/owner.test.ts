@@ -47,7 +47,7 @@ describe('owner powers: kick, transfer, delete; the owner policy', () => {
     expect((await pushB).data).toEqual({ room: room.id, user: b.user });
     expect((await sys).data).toMatchObject({ kind: 'owner', user: b.user });
     await expect(a.request('kick', { room: room.id, user: b.user.id })).rejects.toMatchObject({ code: 'forbidden' });
-    expect((await a.request('chatrooms'))[0].owner).toEqual(b.user);
+    expect((await a.request('chatrooms')).rooms[0].owner).toEqual(b.user);
     await outsider.request('chatrooms');
     expect(outsider.all('owner')).toHaveLength(0);
   });
@@ -62,11 +62,11 @@ describe('owner powers: kick, transfer, delete; the owner policy', () => {
     for (const x of [owner, b, c]) await x.request('join', { room: room.id });
     await owner.request('leave', { room: room.id }); // elsewhere in the app: still online
     await new Promise((r) => setTimeout(r, 900));
-    expect((await b.request('chatrooms'))[0].owner).toEqual(owner.user);
+    expect((await b.request('chatrooms')).rooms[0].owner).toEqual(owner.user);
     await owner.close(); // a reload...
     const again = await TestClient.connect(s.wsUrl, { headers: { cookie } }); // ...back at once
     await new Promise((r) => setTimeout(r, 900));
-    expect((await b.request('chatrooms'))[0].owner).toEqual(owner.user);
+    expect((await b.request('chatrooms')).rooms[0].owner).toEqual(owner.user);
     expect(b.all('owner')).toHaveLength(0);
     // Gone for good: after OWNER_AWAY_MS the member present longest takes over.
     const passed = c.next('owner');
@@ -87,7 +87,7 @@ describe('owner powers: kick, transfer, delete; the owner policy', () => {
     await new Promise((r) => setTimeout(r, 400)); // owner offline, but nobody in the room: the clock does not run
     const b = await TestClient.connect(s.wsUrl);
     await b.request('join', { room: room.id });
-    expect((await b.request('chatrooms'))[0].owner).toEqual(owner.user);
+    expect((await b.request('chatrooms')).rooms[0].owner).toEqual(owner.user);
     await expect(b.request('delete', { room: room.id })).rejects.toMatchObject({ code: 'forbidden' });
     // From now on the room has a member and its owner is offline: after OWNER_AWAY_MS it passes.
     await b.next('owner', (d) => d.user.id === b.user.id, 0);
@@ -111,6 +111,6 @@ describe('owner powers: kick, transfer, delete; the owner policy', () => {
     const cAgain = await TestClient.connect(s.wsUrl, { headers: { cookie } });
     expect(cAgain.user.id).toBe(c.user.id);
     await expect(cAgain.request('join', { room: room.id })).rejects.toMatchObject({ code: 'banned' });
-    expect((await cAgain.request('chatrooms'))[0].owner).toEqual(b.user);
+    expect((await cAgain.request('chatrooms')).rooms[0].owner).toEqual(b.user);
   });
 });

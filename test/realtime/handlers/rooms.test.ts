@@ -11,7 +11,7 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
     const room = await a.request('create', { title: '  Cats  ', max: 3, password: 'pw' });
     expect(room).toEqual({ id: expect.any(String), title: 'Cats', max: 3, members: 0, locked: true, owner: a.user, lastActivity: expect.any(Number) });
     expect((await created).data).toEqual(room);
-    const rooms = await b.request('chatrooms');
+    const rooms = (await b.request('chatrooms')).rooms;
     expect(rooms).toEqual([room]);
     expect(JSON.stringify(rooms)).not.toContain('pw');
     expect(JSON.stringify(rooms)).not.toContain('scrypt');
@@ -177,7 +177,7 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
     const lefts = Promise.all([r1, r2].map((r) => a.next('system', (d) => d.kind === 'left' && d.room === r.id)));
     await b.close();
     expect((await lefts).map((f) => f.data.user)).toEqual([b.user, b.user]);
-    expect((await a.request('chatrooms')).map((r: any) => r.members)).toEqual([1, 1]);
+    expect((await a.request('chatrooms')).rooms.map((r: any) => r.members)).toEqual([1, 1]);
   });
 
   test('a reload within the grace records nothing and keeps the place; an explicit leave is recorded at once', async () => {
@@ -230,7 +230,7 @@ describe('rooms: create, chatrooms, join, leave, delete', () => {
     const removed = b.next('roomRemoved');
     expect(await a.request('delete', { room: room.id })).toEqual({});
     expect((await removed).data).toEqual({ id: room.id });
-    expect(await a.request('chatrooms')).toEqual([]);
+    expect((await a.request('chatrooms')).rooms).toEqual([]);
     await expect(b.request('message', { room: room.id, text: 'x' })).rejects.toMatchObject({ code: 'not_found' });
     await expect(a.request('delete', { room: room.id })).rejects.toMatchObject({ code: 'not_found' });
     expect(await s.app.store.entriesAfter(room.id, 0, 100)).toEqual([]);
