@@ -30,6 +30,8 @@ export interface Welcome {
   user: UserInfo;
   heartbeatMs: number;
   limits: Limits;
+  /** Users this person muted (kept with their session). */
+  muted: string[];
 }
 
 /**

@@ -83,7 +83,7 @@ function startRoom(): void {
   let uploading = false;
   let limits: Limits | undefined;
   let whisperTarget: UserInfo | undefined;
-  /** Users muted from this page (the server keeps the list with the session; a reload shows "Mute" again, and muting twice is harmless). */
+  /** Users this person muted (the server keeps the list with the session and says it in `welcome`). */
   const muted = new Set<string>();
   /** The log item of each outbox message, by nonce. */
   const outboxNodes = new Map<string, HTMLLIElement>();
@@ -553,7 +553,12 @@ function startRoom(): void {
       location.reload();
       return;
     }
-    if (state.rename(data.user)) renderMembers(); // renamed while away
+    // The mutes the server keeps with the session: the member list's Mute buttons say so after a reload.
+    const mutes = data.muted ?? [];
+    const changed = mutes.length !== muted.size || mutes.some((id) => !muted.has(id));
+    muted.clear();
+    for (const id of mutes) muted.add(id);
+    if (state.rename(data.user) || changed) renderMembers(); // renamed (or muted) while away
     void join();
   });
   socket.on('state', (s) => {

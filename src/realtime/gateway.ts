@@ -160,7 +160,9 @@ export class Gateway {
     ws.on('message', this.onMessage);
     ws.on('pong', onPong);
     ws.once('close', this.onClose);
-    conn.send(encodePush('welcome', { user: conn.user.info, heartbeatMs: this.deps.config.heartbeatMs, limits: this.limits }));
+    // The user's mutes as this process knows them (the session's, kept current by `muted` facts).
+    const mutes = conn.user.muted ? [...conn.user.muted] : [];
+    conn.send(encodePush('welcome', { user: conn.user.info, heartbeatMs: this.deps.config.heartbeatMs, limits: this.limits, muted: mutes }));
   }
 
   /** Visits one slice: terminates its sockets that missed the last round, pings the rest. */

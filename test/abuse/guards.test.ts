@@ -157,6 +157,8 @@ describe('whispers', () => {
     // A reconnect: still muted (kept with the session).
     await me.close();
     const again = await TestClient.connect(s.wsUrl, { headers: { cookie } });
+    // Its welcome says whom this person muted, so a reloaded page shows it.
+    expect(again.frames[0]).toMatchObject({ event: 'welcome', data: { muted: [pest.user.id] } });
     await pest.request('whisper', { to: again.user.id, text: 'still here' });
     await friend.request('whisper', { to: again.user.id, text: 'marker 2' });
     await again.next('whisper', (w) => w.text === 'marker 2', 0);
@@ -165,6 +167,8 @@ describe('whispers', () => {
     expect(await again.request('unmute', { user: pest.user.id })).toEqual({});
     await pest.request('whisper', { to: again.user.id, text: 'hello again' });
     await again.next('whisper', (w) => w.text === 'hello again', 0);
+    const fresh = await TestClient.connect(s.wsUrl, { headers: { cookie } });
+    expect(fresh.frames[0].data.muted).toEqual([]);
   });
 });
 

@@ -34,7 +34,7 @@ async function newPage(): Promise<Page> {
   return page;
 }
 
-test('Mute beside a member hides their whispers from the page; Unmute shows them again', async () => {
+test('Mute beside a member hides their whispers from the page, still after a reload; Unmute shows them again', async () => {
   const s = await startServer();
   const named = async (name: string) => {
     const client = await TestClient.connect(s.wsUrl, { headers: { cookie: (await browserSession(s.url)).cookie } });
@@ -57,6 +57,11 @@ test('Mute beside a member hides their whispers from the page; Unmute shows them
   await carol.request('whisper', { to: me, text: 'from a friend' });
   await page.waitForSelector('#log li.whisper:has-text("from a friend")');
   expect(await page.$('#log li.whisper:has-text("from a pest")')).toBeNull();
+
+  // A reload keeps it: the server keeps the mutes with the session and says them in `welcome`.
+  await page.reload();
+  await page.waitForSelector('#conn-state[data-state="online"]');
+  await page.waitForSelector('#members li:has-text("Bob") button[data-action="unmute"]');
 
   await page.click('#members li:has-text("Bob") button[data-action="unmute"]');
   await page.waitForSelector('#members li:has-text("Bob") button[data-action="mute"]');
