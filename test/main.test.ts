@@ -129,7 +129,7 @@ describe('main: the process as `npm start` runs it', () => {
 
   test('kill -9 after the ack loses nothing that was acked', async () => {
     const dataDir = tempDataDir();
-    const env = { DATA_DIR: dataDir, COOKIE_SECRET: 'test-secret', RATE_PER_SEC: '100000', RATE_BURST: '100000' };
+    const env = { DATA_DIR: dataDir, COOKIE_SECRET: 'test-secret', RATE_PER_SEC: '100000', RATE_BURST: '100000', USER_MESSAGES_PER_SEC: '100000', USER_MESSAGES_BURST: '100000' };
     const p = await startProcess(env);
     const a = await TestClient.connect(`ws://127.0.0.1:${p.port}`);
     const room = await a.request('create', { title: 'crash' });
