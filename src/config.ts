@@ -52,6 +52,21 @@ export interface Config {
   redisUrl: string | undefined;
   /** Worker processes sharing the port (node:cluster); more than 1 needs databaseUrl and redisUrl. */
   workers: number;
+  // Uploads and storage (abuse limits): see docs/security/uploads.md.
+  /** GIF uploads one user may have in flight at once, across processes (past it: 429 `rate_limited`). */
+  uploadsPerUser: number;
+  /** GIF uploads this process receives at once, all users together (past it: 503 `unavailable`). */
+  uploadsAtOnce: number;
+  /** An upload whose body sends no byte for this long is cut (408 `too_slow`) and its temp file removed. */
+  uploadIdleMs: number;
+  /** Longest an upload's body may take in all (408 `too_slow` past it). */
+  uploadTimeoutMs: number;
+  /** GIF uploads one user may make per day (a rolling rate; past it: 429 `rate_limited`). */
+  uploadsPerDay: number;
+  /** Bytes of GIFs one user may upload per day (a rolling rate; past it: 429 `rate_limited`). */
+  uploadBytesPerDay: number;
+  /** Total bytes of GIFs and database past which new uploads and messages are refused (507 `storage_full`); 0: no budget. */
+  storageMaxBytes: number;
 }
 
 /** The defaults a user gets with no environment set. */
@@ -79,6 +94,14 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   databaseUrl: undefined,
   redisUrl: undefined,
   workers: 1,
+  // Uploads and storage (abuse limits).
+  uploadsPerUser: 2,
+  uploadsAtOnce: 64,
+  uploadIdleMs: 30_000,
+  uploadTimeoutMs: 120_000,
+  uploadsPerDay: 500,
+  uploadBytesPerDay: 200 * 1024 * 1024,
+  storageMaxBytes: 0,
 };
 
 /** Thrown when the environment holds a value the server cannot start with. */
@@ -211,7 +234,18 @@ export function loadConfig(env: Env, keeper?: SecretKeeper): LoadedConfig {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user:pass@host:5432/db'),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://host:6379'),
     workers: workerCount(env),
+    // Uploads and storage (abuse limits).
+    uploadsPerUser: int(env, 'UPLOADS_PER_USER', defaults.uploadsPerUser, 1, 1000),
+    uploadsAtOnce: int(env, 'UPLOADS_AT_ONCE', defaults.uploadsAtOnce, 1, 100_000),
+    uploadIdleMs: int(env, 'UPLOAD_IDLE_MS', defaults.uploadIdleMs, 100, 3_600_000),
+    uploadTimeoutMs: int(env, 'UPLOAD_TIMEOUT_MS', defaults.uploadTimeoutMs, 100, 24 * 3_600_000),
+    uploadsPerDay: int(env, 'UPLOADS_PER_DAY', defaults.uploadsPerDay, 1, 1_000_000_000),
+    uploadBytesPerDay: int(env, 'UPLOAD_BYTES_PER_DAY', defaults.uploadBytesPerDay, 1024, Number.MAX_SAFE_INTEGER),
+    storageMaxBytes: int(env, 'STORAGE_MAX_BYTES', defaults.storageMaxBytes, 0, Number.MAX_SAFE_INTEGER),
   };
+  if (config.uploadBytesPerDay < config.maxUploadBytes) {
+    throw new ConfigError(`UPLOAD_BYTES_PER_DAY (${config.uploadBytesPerDay}) must be at least MAX_UPLOAD_BYTES (${config.maxUploadBytes}), or no large GIF could ever be posted`);
+  }
   if (config.workers > 1 && (!config.databaseUrl || !config.redisUrl)) {
     throw new ConfigError(
       `WORKERS=${config.workers} needs DATABASE_URL and REDIS_URL (processes share their rooms through PostgreSQL and Redis); set both, or WORKERS=1`,
