@@ -13,6 +13,7 @@ import { Logger, consoleLogger, nodeLogger } from './logger';
 import { createMemoryPresence } from './presence/memory-presence';
 import { Limiter } from './limits/limiter';
 import { createMemoryLimiter } from './limits/memory-limiter';
+import { StorageBudget } from './limits/storage-budget';
 import { Presence } from './presence/presence';
 import { openRedisPresence } from './presence/redis-presence';
 import { CloseCode } from './protocol/errors';
@@ -146,9 +147,13 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     throw err;
   }
   const gifs = store.gifs ?? new FileGifStore(path.join(config.dataDir, 'uploads'));
+  // The storage budget: measured every few seconds, asked (a cached boolean) per message and upload.
+  const budget = new StorageBudget({ maxBytes: config.storageMaxBytes, measure: async () => (await store.usage()) + (await gifs.usage()), logger });
+  await budget.start();
+  const storageFull = () => budget.full();
   const history = new HistoryCache(store);
   const hub = await Hub.open({ bus, store, history, logger, nodeId, outboxLimit: config.outboxLimit, ratePerSec: config.ratePerSec, rateBurst: config.rateBurst });
-  const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size, limiter });
+  const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size, limiter, storageFull });
   await chat.start();
   // Presence lost its state (Redis restarted empty): tell it again who is here and where.
   const stopReset = presence.onReset?.(() => {
@@ -178,6 +183,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     metrics: metrics.registry,
     logger,
     limiter,
+    storageFull,
     root: projectRoot(),
   });
   const server = http.createServer(http_);
@@ -193,6 +199,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     server.closeAllConnections();
     await serverClosed;
     stopReset?.();
+    budget.close();
     await chat.close();
     hub.close();
     await sessions.close();

@@ -38,6 +38,8 @@ export interface ChatDeps {
   audience: () => number;
   /** Counts what clients do, for the abuse limits (shared by every process of a deployment). */
   limiter: Limiter;
+  /** True when the storage budget (STORAGE_MAX_BYTES) is used up: a cached boolean, asked per message. */
+  storageFull?: () => boolean;
 }
 
 /** How a visitor gets into a locked room. */
@@ -365,6 +367,7 @@ export class Chat {
    * this room resolves with the original entry, stored and pushed once only.
    */
   post(roomId: string, user: UserInfo, body: { text?: string; gif?: string; width?: number; height?: number }, nonce: string | undefined): Promise<Entry> {
+    if (this.deps.storageFull?.()) return Promise.reject(fail.storageFull());
     const entry: NewEntry = nonce === undefined ? { room: roomId, user, ...body, ts: Date.now() } : { room: roomId, user, ...body, ts: Date.now(), nonce };
     return this.write({ entry }).then((result) => {
       if ('refused' in result) throw fail.notFound(`no room ${roomId}`);

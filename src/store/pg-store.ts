@@ -101,6 +101,7 @@ const sql = {
   insertGif: 'INSERT INTO gifs (name, bytes, created_at) VALUES ($1, $2, $3)',
   selectGif: 'SELECT bytes, created_at FROM gifs WHERE name = $1',
   deleteGifs: 'DELETE FROM gifs WHERE name = ANY($1::text[])',
+  usage: 'SELECT pg_database_size(current_database())::bigint AS bytes',
 } as const;
 
 type StatementName = keyof typeof sql;
@@ -496,6 +497,7 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
       await run('destroySession', idempotent, 'destroySession', [sid]);
     },
     pruneSessions: async (now) => (await run('pruneSessions', idempotent, 'pruneSessions', [now])).rowCount ?? 0,
+    usage: async () => Number((await run<{ bytes: string }>('usage', idempotent, 'usage', [])).rows[0]?.bytes ?? 0),
     health: () => checkHealth('postgres', () => use('health', once, async (session) => void (await session.client.query('SELECT 1')))),
     gifs: new PgGifStore({
       // No retry: had the INSERT committed before the connection broke, the name is simply never used.

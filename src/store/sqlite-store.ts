@@ -366,6 +366,11 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
           throw err;
         },
       ),
+    usage: async () => {
+      // The database file with its WAL and shared-memory index: three stats, no query.
+      const sizes = await Promise.all(['', '-wal', '-shm'].map((suffix) => fs.promises.stat(file + suffix).then((st) => st.size, () => 0)));
+      return sizes.reduce((a, b) => a + b, 0);
+    },
     health: async () => {
       const health = await checkHealth('sqlite', () => wrap('health', () => void ping.get()));
       if (health.state !== 'up' || writeFailure === undefined) return health;

@@ -123,6 +123,12 @@ export interface Store {
    * serves any GIF). Undefined: the app keeps GIFs as files under DATA_DIR.
    */
   readonly gifs?: GifStore;
+  /**
+   * The bytes the database takes (SQLite: its files, WAL included; PostgreSQL: the database's
+   * size, GIF rows included), for the storage budget. Cheap enough to call every few seconds
+   * (file sizes, or one catalog function), never a scan of the rows. Rejects like a read.
+   */
+  usage(): Promise<number>;
   /** Whether the storage answers (within a bound), and whether writes work. Never rejects. */
   health(): Promise<DependencyHealth>;
   /** Releases the storage. Safe to call twice. */

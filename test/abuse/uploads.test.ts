@@ -219,6 +219,43 @@ describe('uploads under abuse', () => {
     await until(() => tempFiles(s).length === 0);
   });
 
+  test('past STORAGE_MAX_BYTES (tried: a budget the database alone exceeds): messages get storage_full, uploads 507 storage_full before their body; reads keep working', async () => {
+    const s = await startServer({ storageMaxBytes: 1 });
+    const { cookie, socket } = await guest(s);
+    const room = await socket.request('create', { title: 'full' });
+    await socket.request('join', { room: room.id });
+    await expect(socket.request('message', { room: room.id, text: 'hello' })).rejects.toMatchObject({ code: 'storage_full' });
+    const upload = await startUpload(s, room.id, cookie, makeGif(32), false).outcome;
+    expect(upload).toMatchObject({ status: 507, body: { error: { code: 'storage_full' } } });
+    expect(tempFiles(s)).toEqual([]);
+    expect(stored(s)).toEqual([]);
+    // Reads work: history, the lobby, the room page.
+    expect(Array.isArray(await socket.request('history', { room: room.id }))).toBe(true);
+    expect((await socket.request('chatrooms')).some((r: any) => r.id === room.id)).toBe(true);
+    expect((await fetch(`${s.url}/room/${room.id}`, { headers: { cookie } })).status).toBe(200);
+  });
+
+  test('uploads that fill the budget (tried: GIFs posted until refused) turn it full within a few seconds: then 507 storage_full and messages refused', async () => {
+    const first = await startServer();
+    const size = () => first.app.store.usage();
+    const base = await size();
+    await first.stop();
+    const gif = makeGif(400);
+    const s = await startServer({ dataDir: first.dataDir, storageMaxBytes: base + 256 * 1024 + 3 * gif.length });
+    const { cookie, socket } = await guest(s);
+    const room = await socket.request('create', { title: 'filling' });
+    await socket.request('join', { room: room.id });
+    let refused: Outcome | undefined;
+    for (let i = 0; i < 60 && !refused; i++) {
+      const outcome = await startUpload(s, room.id, cookie, gif, false).outcome;
+      if (outcome.status !== 201) refused = outcome;
+      else await sleep(250);
+    }
+    expect(refused).toMatchObject({ status: 507, body: { error: { code: 'storage_full' } } });
+    await expect(socket.request('message', { room: room.id, text: 'still?' })).rejects.toMatchObject({ code: 'storage_full' });
+    expect((await socket.request('history', { room: room.id })).length).toBeGreaterThan(0);
+  });
+
   test('temp files left by a crash are removed at start-up; those of another live process are not', async () => {
     const first = await startServer();
     const tmp = path.join(first.dataDir, 'tmp');

@@ -45,6 +45,7 @@ export function faultyStore(inner: Store): FaultyStore {
       predicate = undefined;
     },
     health: () => inner.health(),
+    usage: () => inner.usage(),
     createRoom: (room) => inner.createRoom(room),
     room: (id) => inner.room(id),
     rooms: () => inner.rooms(),

@@ -46,6 +46,16 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       await store.close();
     });
 
+    test('usage: the bytes the database takes, above 0, and growing as entries are written', async () => {
+      const empty = await store.usage();
+      expect(empty).toBeGreaterThan(0);
+      await store.createRoom(room('big'));
+      for (let batch = 0; batch < 10; batch++) {
+        await store.append(Array.from({ length: 50 }, (_, i) => op(msg('big', alice, 'x'.repeat(2000), batch * 50 + i + 1))));
+      }
+      expect(await store.usage()).toBeGreaterThan(empty);
+    });
+
     test('rooms: create, read one, list oldest first, each with its counter at 0 and activity at creation', async () => {
       await store.createRoom(room('r2', 2));
       await store.createRoom({ ...room('r1', 1), passwordHash: 'scrypt$x$y' });
