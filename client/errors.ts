@@ -112,6 +112,20 @@ export function plainWords(code: string, action?: Action): string {
   return (action && own(byAction[action], code)) ?? own(general, code) ?? 'Something went wrong. Try again.';
 }
 
+/**
+ * When to try again, in plain words, from a refusal's `retryAfterMs` (a day's upload quota
+ * waits hours; a busy moment seconds): "You can try again in about 3 hours."
+ */
+export function retryWords(retryAfterMs: number): string {
+  if (!Number.isFinite(retryAfterMs) || retryAfterMs <= 0) return '';
+  const seconds = Math.ceil(retryAfterMs / 1000);
+  if (seconds < 60) return `You can try again in ${seconds} second${seconds === 1 ? '' : 's'}.`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 90) return `You can try again in about ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+  const hours = Math.round(minutes / 60);
+  return `You can try again in about ${hours} hours.`;
+}
+
 /** `table[key]` when it is the table's own entry (codes come off the wire: no `__proto__`). */
 function own(table: Partial<Record<string, string>> | undefined, key: string): string | undefined {
   return table && Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
