@@ -67,6 +67,8 @@ export interface Config {
   uploadBytesPerDay: number;
   /** Total bytes of GIFs and database past which new uploads and messages are refused (507 `storage_full`); 0: no budget. */
   storageMaxBytes: number;
+  /** Entries older than this many days are deleted, with their GIFs (0: keep forever). */
+  historyDays: number;
 }
 
 /** The defaults a user gets with no environment set. */
@@ -102,6 +104,7 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   uploadsPerDay: 500,
   uploadBytesPerDay: 200 * 1024 * 1024,
   storageMaxBytes: 0,
+  historyDays: 0,
 };
 
 /** Thrown when the environment holds a value the server cannot start with. */
@@ -242,6 +245,7 @@ export function loadConfig(env: Env, keeper?: SecretKeeper): LoadedConfig {
     uploadsPerDay: int(env, 'UPLOADS_PER_DAY', defaults.uploadsPerDay, 1, 1_000_000_000),
     uploadBytesPerDay: int(env, 'UPLOAD_BYTES_PER_DAY', defaults.uploadBytesPerDay, 1024, Number.MAX_SAFE_INTEGER),
     storageMaxBytes: int(env, 'STORAGE_MAX_BYTES', defaults.storageMaxBytes, 0, Number.MAX_SAFE_INTEGER),
+    historyDays: int(env, 'HISTORY_DAYS', defaults.historyDays, 0, 100 * 365),
   };
   if (config.uploadBytesPerDay < config.maxUploadBytes) {
     throw new ConfigError(`UPLOAD_BYTES_PER_DAY (${config.uploadBytesPerDay}) must be at least MAX_UPLOAD_BYTES (${config.maxUploadBytes}), or no large GIF could ever be posted`);

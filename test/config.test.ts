@@ -67,5 +67,8 @@ describe('config', () => {
     expect(() => loadConfig({ UPLOADS_PER_USER: '0' })).toThrow(/UPLOADS_PER_USER/);
     expect(() => loadConfig({ STORAGE_MAX_BYTES: '-1' })).toThrow(/STORAGE_MAX_BYTES/);
     expect(() => loadConfig({ UPLOAD_BYTES_PER_DAY: '4096', MAX_UPLOAD_BYTES: '8192' })).toThrow(/UPLOAD_BYTES_PER_DAY.*MAX_UPLOAD_BYTES/);
+    expect(config.historyDays).toBe(0);
+    expect(loadConfig({ HISTORY_DAYS: '30' }).config.historyDays).toBe(30);
+    expect(() => loadConfig({ HISTORY_DAYS: '-1' })).toThrow(/HISTORY_DAYS/);
   });
 });

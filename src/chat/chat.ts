@@ -15,6 +15,10 @@ import type { Limiter } from '../limits/limiter';
 export const ROOM_UPDATE_INTERVAL_MS = 1000;
 /** The owner and expiry policies run at most this often (and at least every sweep when their periods are short). */
 export const ROOM_CHECK_MAX_MS = 60_000;
+/** Retention (HISTORY_DAYS): how often a pass runs, entries per step, and most entries per pass. */
+export const RETENTION_EVERY_MS = 3_600_000;
+export const RETENTION_BATCH = 1000;
+export const RETENTION_PASS_MAX = 100_000;
 
 /** Where GIFs are removed when their room goes. */
 export interface GifRemover {
@@ -96,6 +100,8 @@ export class Chat {
   private beatTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | null = null;
   private lastRoomCheck = 0;
+  private lastRetention = 0;
+  private retaining = false;
   private closed = false;
 
   constructor(private readonly deps: ChatDeps) {
@@ -427,6 +433,19 @@ export class Chat {
       if (await this.presence.isMember(gone.room, gone.user.id)) continue;
       void this.recordAside(gone.room, 'left', gone.user);
     }
+    if (this.config.historyDays > 0 && !this.retaining && now - this.lastRetention >= RETENTION_EVERY_MS) {
+      // Apart from the sweep (a pass may take a while), one at a time.
+      this.lastRetention = now;
+      this.retaining = true;
+      this.applyRetention(now)
+        .then((stats) => {
+          if (stats.deleted > 0) this.logger.info(`retention (HISTORY_DAYS=${this.config.historyDays}): deleted ${stats.deleted} entries and ${stats.gifs} GIFs`);
+          // Cut short by its bound: go on at the next sweep rather than in an hour.
+          if (!stats.done) this.lastRetention = 0;
+        })
+        .catch((err: unknown) => this.logger.warn(`retention pass failed (tried again later): ${(err as Error)?.message ?? String(err)}`))
+        .finally(() => (this.retaining = false));
+    }
     if (now - this.lastRoomCheck < this.roomCheckMs()) return;
     this.lastRoomCheck = now;
     await this.applyOwnerPolicy(now);
@@ -476,6 +495,34 @@ export class Chat {
   }
 
   /** Deletes rooms with no members and no new entries for ROOM_TTL_MS. */
+  /**
+   * Retention (HISTORY_DAYS): deletes entries older than that, in steps of RETENTION_BATCH per
+   * room and at most RETENTION_PASS_MAX entries per pass, with their GIFs; the rooms stay.
+   * Resolves with what went and whether the pass saw every room through (`done`). Every
+   * process may run it: a step finds nothing another already deleted.
+   */
+  async applyRetention(now: number): Promise<{ deleted: number; gifs: number; done: boolean }> {
+    const before = now - this.config.historyDays * 86_400_000;
+    let deleted = 0;
+    let gifs = 0;
+    for (const room of await this.store.rooms()) {
+      for (;;) {
+        if (this.closed) return { deleted, gifs, done: false };
+        if (deleted >= RETENTION_PASS_MAX) return { deleted, gifs, done: false };
+        const step = await this.store.pruneEntries(room.id, before, RETENTION_BATCH);
+        if (step.gifs.length > 0) {
+          await this.deps.gifs.remove(step.gifs);
+          gifs += step.gifs.length;
+        }
+        deleted += step.deleted;
+        if (step.deleted < RETENTION_BATCH) break;
+      }
+      // A cached tail may hold entries deleted here or by another process: read it again.
+      this.cache.forget(room.id);
+    }
+    return { deleted, gifs, done: true };
+  }
+
   private async expireRooms(now: number): Promise<void> {
     const before = now - this.config.roomTtlMs;
     for (const roomId of await this.store.idleRooms(before)) {

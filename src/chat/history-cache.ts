@@ -173,6 +173,11 @@ export class HistoryCache {
     this.rooms.delete(room);
   }
 
+  /** Forgets the room's cached tail but keeps tracking it: the next read loads it from the store again (entries were deleted). */
+  forget(room: string): void {
+    this.rooms.delete(room);
+  }
+
   /** Records a committed entry of a tracked room (call in seq order; duplicates are ignored). */
   add(entry: Entry): void {
     const slot = this.rooms.get(entry.room);

@@ -94,6 +94,14 @@ export interface Store {
    * is before then (a room that just came alive again is kept).
    */
   deleteRoom(id: string, idleBefore?: number): Promise<DeletedRoom>;
+  /**
+   * Retention, one bounded step: deletes those of the room's `limit` oldest entries written
+   * before `before` (ts); resolves with how many went and the URLs of the GIFs they held (each
+   * GIF belongs to the one entry its upload made). Entries of a room are in time order, so
+   * calling it until fewer than `limit` go empties the room of old entries; the room's seq
+   * counter is untouched (seqs are never reused).
+   */
+  pruneEntries(room: string, before: number, limit: number): Promise<{ deleted: number; gifs: string[] }>;
   /** Ids of rooms whose last activity is before `before` (candidates for expiry). */
   idleRooms(before: number): Promise<string[]>;
   /** Stores the user's current name and color on the rooms they own; resolves with those rooms' ids. */

@@ -53,6 +53,7 @@ export function faultyStore(inner: Store): FaultyStore {
     pruneBans: (now) => inner.pruneBans(now),
     deleteRoom: (id, idleBefore) => inner.deleteRoom(id, idleBefore),
     idleRooms: (before) => inner.idleRooms(before),
+    pruneEntries: (room, before, limit) => inner.pruneEntries(room, before, limit),
     renameOwner: (user) => inner.renameOwner(user),
     setOwnerAway: (room, since) => inner.setOwnerAway(room, since),
     bannedUntil: (room, user, now) => inner.bannedUntil(room, user, now),
