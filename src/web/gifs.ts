@@ -167,7 +167,10 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, options: UploadOptio
       if (!verdict.ok) return send(res, fail.rateLimited(`At most ${options.perDay} uploads a day.`, verdict.retryAfterMs));
       next();
     } catch (err) {
-      next(err);
+      // A limiter that is down refuses the upload (`unavailable`, as JSON like every refusal here).
+      const wire = toWireError(err);
+      if (wire.unexpected) return next(err);
+      refuse(res, wire.code, wire.message, wire.retryAfterMs ?? BUSY_RETRY_MS);
     }
   };
 

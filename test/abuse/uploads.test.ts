@@ -8,6 +8,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { TestClient, sleep } from '../helpers/client';
 import { makeGif } from '../helpers/gif';
+import { Limiter } from '../../src/limits/limiter';
+import { createMemoryLimiter } from '../../src/limits/memory-limiter';
+import { fail } from '../../src/protocol/errors';
 import { browserSession, startServer, TestServer } from '../helpers/server';
 
 const BOUNDARY = 'gifchatabuse';
@@ -254,6 +257,26 @@ describe('uploads under abuse', () => {
     expect(refused).toMatchObject({ status: 507, body: { error: { code: 'storage_full' } } });
     await expect(socket.request('message', { room: room.id, text: 'still?' })).rejects.toMatchObject({ code: 'storage_full' });
     expect((await socket.request('history', { room: room.id })).length).toBeGreaterThan(0);
+  });
+
+  test('a limiter that cannot be reached refuses uploads with 503 unavailable (tried: the upload keys failing); the limit is not waived', async () => {
+    const real = createMemoryLimiter();
+    const down = () => Promise.reject(fail.unavailable('limiter is unreachable'));
+    // A real limiter whose upload keys fail, as a Redis limiter's do when Redis is down.
+    const limiter: Limiter = {
+      ...real,
+      take: (key, rates, cost) => (key.startsWith('upload') ? down() : real.take(key, rates, cost)),
+      acquire: (key, max) => (key.startsWith('upload') ? down() : real.acquire(key, max)),
+    };
+    const s = await startServer({}, { limiter });
+    const { cookie, socket } = await guest(s);
+    const room = await socket.request('create', { title: 'down' });
+    await socket.request('join', { room: room.id });
+    const outcome = await startUpload(s, room.id, cookie, makeGif(32), false).outcome;
+    expect(outcome).toMatchObject({ status: 503, body: { error: { code: 'unavailable' } } });
+    expect(outcome.headers!['retry-after']).toBeDefined();
+    expect(stored(s)).toEqual([]);
+    await real.close();
   });
 
   test('temp files left by a crash are removed at start-up; those of another live process are not', async () => {
