@@ -11,6 +11,9 @@ import { makeGif } from '../helpers/gif';
 import { Limiter } from '../../src/limits/limiter';
 import { createMemoryLimiter } from '../../src/limits/memory-limiter';
 import { fail } from '../../src/protocol/errors';
+import { silentLogger } from '../../src/logger';
+import { openPgStore } from '../../src/store/pg-store';
+import { PostgresServer, startPostgres } from '../helpers/services';
 import { browserSession, startServer, TestServer } from '../helpers/server';
 
 const BOUNDARY = 'gifchatabuse';
@@ -291,5 +294,33 @@ describe('uploads under abuse', () => {
     fs.writeFileSync(path.join(tmp, '2-live.part'), 'x');
     const s = await startServer({ dataDir: first.dataDir });
     expect(tempFiles(s)).toEqual(['2-live.part']);
+  });
+});
+
+describe('uploads on PostgreSQL (GIF bytes in the database)', () => {
+  let pg: PostgresServer;
+  beforeAll(async () => {
+    pg = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await pg?.stop();
+  });
+
+  test('an upload streams to a temp file, is read into the database and served from it; stalled ones are cut; no temp file stays; the budget counts the database', async () => {
+    const store = await openPgStore(pg.createDatabase('up').url, { logger: silentLogger });
+    const s = await startServer({ uploadIdleMs: 1000 }, { store });
+    const { cookie, socket } = await guest(s);
+    const room = await socket.request('create', { title: 'pg' });
+    await socket.request('join', { room: room.id });
+    const gif = makeGif(64);
+    const stalled = startUpload(s, room.id, cookie, gif.subarray(0, 1024), true);
+    const posted = await startUpload(s, room.id, cookie, gif, false).outcome;
+    expect(posted.status).toBe(201);
+    const served = await fetch(s.url + posted.body.gif);
+    expect(Buffer.from(await served.arrayBuffer()).equals(gif)).toBe(true);
+    expect((await stalled.outcome).status).toBe(408);
+    await until(() => tempFiles(s).length === 0);
+    expect(stored(s)).toEqual([]);
+    expect(await store.usage()).toBeGreaterThan(gif.length);
   });
 });
