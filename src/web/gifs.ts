@@ -9,9 +9,11 @@ import { UploadTemp, discard } from './upload-temp';
 
 /**
  * Answers with an error of the vocabulary, as `{error: {code, message}}` with the code's HTTP
- * status; a time to wait is also the Retry-After header (seconds) and `retryAfterMs`.
+ * status; a time to wait is also the Retry-After header (seconds) and `retryAfterMs`. Once
+ * an answer went out, nothing more is sent.
  */
 function refuse(res: Response, code: AnyErrorCode, message: string, retryAfterMs?: number): void {
+  if (res.headersSent) return; // answered already (an upload cut for being too slow)
   if (retryAfterMs === undefined) {
     res.status(errorStatus[code]).json({ error: { code, message } });
     return;
@@ -111,9 +113,9 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, options: UploadOptio
   };
   const upload = multer({ storage, limits: { fileSize: maxBytes, files: 1, fields: 5, parts: 6, fieldSize: 1024 } }).single('gif');
 
-  // Arms the clocks and the clean-up; first, so every refusal below is covered too. The
-  // clocks run until the body has ended or the connection closed, also after an early
-  // refusal (Node reads and drops the rest of a body): a stalled body never holds a socket.
+  // Arms the clocks and the clean-up; first, so every refusal below is covered too. The idle
+  // clock runs until the body has ended, the total one until the response closes (Node closes
+  // the connection of a request refused before its body was read).
   const track = (req: Request, res: Response, next: NextFunction) => {
     const state: Upload = { files: new Set(), handedOver: false, closed: false, touch: () => {} };
     uploads.set(req, state);
@@ -131,9 +133,11 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, options: UploadOptio
       clearTimeout(total);
     };
     state.touch = () => idle.refresh();
-    req.once('end', stop);
-    req.once('close', stop);
+    // No byte is awaited once the body has ended; the total clock runs until the answer, so
+    // nothing (a parser or a store that never calls back) holds a place longer than it.
+    req.once('end', () => clearTimeout(idle));
     res.once('close', () => {
+      stop();
       state.closed = true;
       if (!state.handedOver) for (const file of state.files) void discard(file);
     });
@@ -186,8 +190,13 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, options: UploadOptio
         return send(res, fail.tooLarge(maxBytes));
       }
       if (err instanceof multer.MulterError) return send(res, fail.noFile());
-      if (req.destroyed) return; // the client went away: nothing to answer
-      next(err);
+      if (!res.socket || res.socket.destroyed) return; // the client went away: nothing to answer
+      // The temp file could not be written (disk full, folder gone): retry later; nothing was kept.
+      if (typeof (err as { syscall?: unknown })?.syscall === 'string') {
+        return send(res, new ChatError('unavailable', 'The server cannot store uploads right now; try again in a moment.', BUSY_RETRY_MS));
+      }
+      // Anything else is a body that is not a well-formed form (no boundary, cut short).
+      send(res, fail.noFile());
     });
   };
 
@@ -212,11 +221,11 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, options: UploadOptio
         await gifs.remove([url]); // refused (the room went, the store is down): nothing stays on disk
         throw err;
       });
-      res.status(201).json(entry);
+      if (!res.headersSent) res.status(201).json(entry); // (else cut by UPLOAD_TIMEOUT_MS meanwhile)
     } catch (err) {
       const wire = toWireError(err);
       if (wire.unexpected) return next(err);
-      refuse(res, wire.code, wire.message, wire.retryAfterMs);
+      if (!res.headersSent) refuse(res, wire.code, wire.message, wire.retryAfterMs);
     } finally {
       if (file) await discard(file.path);
     }

@@ -13,8 +13,12 @@ import { createMemoryLimiter } from '../../src/limits/memory-limiter';
 import { fail } from '../../src/protocol/errors';
 import { silentLogger } from '../../src/logger';
 import { openPgStore } from '../../src/store/pg-store';
+import { openSqliteStore } from '../../src/store/sqlite-store';
+import { FileGifStore } from '../../src/store/file-gif-store';
+import { GifStore } from '../../src/store/gif-store';
+import { faultyStore } from '../helpers/faulty-store';
 import { PostgresServer, startPostgres } from '../helpers/services';
-import { browserSession, startServer, TestServer } from '../helpers/server';
+import { browserSession, startServer, tempDataDir, TestServer } from '../helpers/server';
 
 const BOUNDARY = 'gifchatabuse';
 
@@ -260,6 +264,48 @@ describe('uploads under abuse', () => {
     expect(refused).toMatchObject({ status: 507, body: { error: { code: 'storage_full' } } });
     await expect(socket.request('message', { room: room.id, text: 'still?' })).rejects.toMatchObject({ code: 'storage_full' });
     expect((await socket.request('history', { room: room.id })).length).toBeGreaterThan(0);
+  });
+
+  test('malformed bodies get 400 no_file, never an error page (tried: no boundary, a cut-off form, not multipart)', async () => {
+    const s = await startServer();
+    const { cookie, socket } = await guest(s);
+    const room = await socket.request('create', { title: 'bad' });
+    await socket.request('join', { room: room.id });
+    const post = (type: string, body: string) => fetch(`${s.url}/room/${room.id}/gif`, { method: 'POST', body, headers: { cookie, origin: s.url, 'content-type': type } });
+    for (const [type, body] of [
+      ['multipart/form-data', 'GIF89a'],
+      [`multipart/form-data; boundary=${BOUNDARY}`, `--${BOUNDARY}\r\nContent-Disposition: form-data; name="gif"; filename="a.gif"\r\n\r\nGIF89a`],
+      ['application/json', '{"gif":"GIF89a"}'],
+    ]) {
+      const res = await post(type, body);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as any).error.code).toBe('no_file');
+    }
+    await until(() => tempFiles(s).length === 0);
+  });
+
+  test('a GIF store that never answers (tried: saveFile hanging) cannot hold places: the upload is cut at UPLOAD_TIMEOUT_MS and its places are given back', async () => {
+    const dataDir = tempDataDir();
+    const files = new FileGifStore(path.join(dataDir, 'uploads'));
+    let hang = true;
+    // The real file store, whose saves can be made to hang (as a stuck disk or database would).
+    const gifs: GifStore = {
+      save: (bytes) => files.save(bytes),
+      saveFile: (file) => (hang ? new Promise<string>(() => {}) : files.saveFile(file)),
+      read: (name) => files.read(name),
+      remove: (urls) => files.remove(urls),
+      usage: () => files.usage(),
+    };
+    const store = Object.assign(faultyStore(openSqliteStore(path.join(dataDir, 'gif-chat.db'))), { gifs });
+    const s = await startServer({ dataDir, uploadTimeoutMs: 1500, uploadsPerUser: 1 }, { store });
+    const { cookie, socket } = await guest(s);
+    const room = await socket.request('create', { title: 'stuck' });
+    await socket.request('join', { room: room.id });
+    const stuck = await startUpload(s, room.id, cookie, makeGif(32), false).outcome;
+    expect(stuck).toMatchObject({ status: 408, body: { error: { code: 'too_slow' } } });
+    hang = false;
+    // The user's one place is free again.
+    expect((await startUpload(s, room.id, cookie, makeGif(32), false).outcome).status).toBe(201);
   });
 
   test('a limiter that cannot be reached refuses uploads with 503 unavailable (tried: the upload keys failing); the limit is not waived', async () => {
