@@ -494,7 +494,6 @@ export class Chat {
     }
   }
 
-  /** Deletes rooms with no members and no new entries for ROOM_TTL_MS. */
   /**
    * Retention (HISTORY_DAYS): deletes entries older than that, in steps of RETENTION_BATCH per
    * room and at most RETENTION_PASS_MAX entries per pass, with their GIFs; the rooms stay.
@@ -523,6 +522,7 @@ export class Chat {
     return { deleted, gifs, done: true };
   }
 
+  /** Deletes rooms with no members and no new entries for ROOM_TTL_MS. */
   private async expireRooms(now: number): Promise<void> {
     const before = now - this.config.roomTtlMs;
     for (const roomId of await this.store.idleRooms(before)) {
