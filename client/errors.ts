@@ -40,9 +40,11 @@ const general: Record<ClientErrorCode, string> = {
   rate_limited: 'You are sending too fast. Trying again in a moment.',
   unavailable: 'The server is having trouble right now. Nothing was changed; trying again shortly.',
   internal: 'Something went wrong on the server.',
+  storage_full: 'The server is out of space, so nothing new can be posted right now. You can still read.',
   too_large: 'That GIF is too large.',
   not_gif: 'That file is not a GIF.',
   no_file: 'Choose a GIF to post.',
+  too_slow: 'The upload was too slow and was stopped. Check your connection and try again.',
 };
 
 const byAction: Partial<Record<Action, Partial<Record<ClientErrorCode, string>>>> = {
@@ -56,6 +58,7 @@ const byAction: Partial<Record<Action, Partial<Record<ClientErrorCode, string>>>
   message: {
     invalid_data: 'The server did not accept this message (too long?).',
     not_found: 'This room no longer exists.',
+    storage_full: 'The server is out of space, so this message was not sent. Try again later.',
   },
   whisper: {
     not_found: 'They are no longer online.',
@@ -93,7 +96,8 @@ const byAction: Partial<Record<Action, Partial<Record<ClientErrorCode, string>>>
     not_found: 'This room no longer exists.',
     offline: 'Upload failed: the server could not be reached.',
     unavailable: 'The server is having trouble right now. Try again in a moment.',
-    rate_limited: 'Too many uploads. Try again in a moment.',
+    rate_limited: 'Too many uploads: wait for the ones in progress, or try again later.',
+    storage_full: 'The server is out of space for new GIFs. You can still read and post later.',
   },
   mute: {
     invalid_data: 'You have muted as many people as you can. Unmute someone first.',
@@ -111,6 +115,20 @@ const byAction: Partial<Record<Action, Partial<Record<ClientErrorCode, string>>>
 /** The plain words for a refusal of `action` with `code` (an unknown code gets general words). */
 export function plainWords(code: string, action?: Action): string {
   return (action && own(byAction[action], code)) ?? own(general, code) ?? 'Something went wrong. Try again.';
+}
+
+/**
+ * When to try again, in plain words, from a refusal's `retryAfterMs` (a day's upload quota
+ * waits hours; a busy moment seconds): "You can try again in about 3 hours."
+ */
+export function retryWords(retryAfterMs: number): string {
+  if (!Number.isFinite(retryAfterMs) || retryAfterMs <= 0) return '';
+  const seconds = Math.ceil(retryAfterMs / 1000);
+  if (seconds < 60) return `You can try again in ${seconds} second${seconds === 1 ? '' : 's'}.`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 90) return `You can try again in about ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+  const hours = Math.round(minutes / 60);
+  return `You can try again in about ${hours} hours.`;
 }
 
 /** `table[key]` when it is the table's own entry (codes come off the wire: no `__proto__`). */

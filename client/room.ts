@@ -1,7 +1,7 @@
 import { ChatSocket, type RequestError, showState } from './chat-socket.js';
 import { lookAlikes } from './colors.js';
 import { decorateName, el, localizeTimes, richText, timeOf, userName } from './dom.js';
-import { plainWords, retryFor } from './errors.js';
+import { plainWords, retryFor, retryWords } from './errors.js';
 import type { Entry, JoinAck, Limits, MessageEntry, OwnerChange, Renamed, RoomInfo, SystemKind, UserInfo, Welcome, Whisper } from './protocol.js';
 import { backoffMs, type EntryChange, type OutboxItem, RoomState } from './room-state.js';
 import { continuesRun, dayKey, dayLabel, gifBoxStyle, type LogItem } from './timeline.js';
@@ -521,7 +521,8 @@ function startRoom(): void {
         const code = reply?.error?.code;
         if (typeof code !== 'string') return say(`Upload failed (${res.status}).`);
         const size = code === 'too_large' && limits ? ` The limit is ${Math.floor(limits.maxUploadBytes / 1048576)} MB.` : '';
-        return say(`${plainWords(code, 'upload')}${size}`);
+        const wait = code === 'rate_limited' && typeof reply.error.retryAfterMs === 'number' ? ` ${retryWords(reply.error.retryAfterMs)}` : '';
+        return say(`${plainWords(code, 'upload')}${size}${wait}`);
       }
       say('');
       addEntry(reply as MessageEntry); // may come before pushes of earlier entries: placed by seq

@@ -14,6 +14,7 @@ import { createMemoryPresence } from './presence/memory-presence';
 import { Limiter } from './limits/limiter';
 import { createMemoryLimiter } from './limits/memory-limiter';
 import { openRedisLimiter } from './limits/redis-limiter';
+import { StorageBudget } from './limits/storage-budget';
 import { Presence } from './presence/presence';
 import { openRedisPresence } from './presence/redis-presence';
 import { CloseCode } from './protocol/errors';
@@ -149,6 +150,10 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     throw err;
   }
   const gifs = store.gifs ?? new FileGifStore(path.join(config.dataDir, 'uploads'));
+  // The storage budget: measured every few seconds, asked (a cached boolean) per message and upload.
+  const budget = new StorageBudget({ maxBytes: config.storageMaxBytes, measure: async () => (await store.usage()) + (await gifs.usage()), logger });
+  await budget.start();
+  const storageFull = () => budget.full();
   const history = new HistoryCache(store, CACHE_PER_ROOM, config.historyCacheBytes);
   const hub = await Hub.open({
     bus,
@@ -162,7 +167,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     // A user with sockets here was kicked: the ban covers their addresses too (chat logs a failure).
     onKicked: (room, addresses, until) => void chat.banAddresses(room, addresses, until),
   });
-  const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size, limiter });
+  const chat = new Chat({ config, store, bus, presence, history, gifs, logger, nodeId, beatMs: PRESENCE_TTL_MS / 3, audience: () => hub.size, limiter, storageFull });
   await chat.start();
   // Presence lost its state (Redis restarted empty): tell it again who is here and where.
   const stopReset = presence.onReset?.(() => {
@@ -192,6 +197,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     metrics: metrics.registry,
     logger,
     limiter,
+    storageFull,
     root: projectRoot(),
   });
   const server = http.createServer(http_);
@@ -207,6 +213,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
     server.closeAllConnections();
     await serverClosed;
     stopReset?.();
+    budget.close();
     await chat.close();
     hub.close();
     await sessions.close();

@@ -72,6 +72,23 @@ export interface Config {
   maxReplyBytes: number;
   /** One byte budget for every room's cached history tail together; least recently used rooms are evicted first. */
   historyCacheBytes: number;
+  // Uploads and storage (abuse limits): see docs/security/uploads.md.
+  /** GIF uploads one user may have in flight at once, across processes (past it: 429 `rate_limited`). */
+  uploadsPerUser: number;
+  /** GIF uploads this process receives at once, all users together (past it: 503 `unavailable`). */
+  uploadsAtOnce: number;
+  /** An upload whose body sends no byte for this long is cut (408 `too_slow`) and its temp file removed. */
+  uploadIdleMs: number;
+  /** Longest an upload's body may take in all (408 `too_slow` past it). */
+  uploadTimeoutMs: number;
+  /** GIF uploads one user may make per day (a rolling rate; past it: 429 `rate_limited`). */
+  uploadsPerDay: number;
+  /** Bytes of GIFs one user may upload per day (a rolling rate; past it: 429 `rate_limited`). */
+  uploadBytesPerDay: number;
+  /** Total bytes of GIFs and database past which new uploads and messages are refused (507 `storage_full`); 0: no budget. */
+  storageMaxBytes: number;
+  /** Entries older than this many days are deleted, with their GIFs (0: keep forever). */
+  historyDays: number;
 }
 
 /** The defaults a user gets with no environment set. */
@@ -110,6 +127,15 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   // ---- bounded replies and history memory ----
   maxReplyBytes: 256 * 1024,
   historyCacheBytes: 64 * 1024 * 1024,
+  // Uploads and storage (abuse limits).
+  uploadsPerUser: 2,
+  uploadsAtOnce: 64,
+  uploadIdleMs: 30_000,
+  uploadTimeoutMs: 120_000,
+  uploadsPerDay: 500,
+  uploadBytesPerDay: 200 * 1024 * 1024,
+  storageMaxBytes: 0,
+  historyDays: 0,
 };
 
 /** Thrown when the environment holds a value the server cannot start with. */
@@ -254,11 +280,23 @@ export function loadConfig(env: Env, keeper?: SecretKeeper): LoadedConfig {
     // Unset, it stays well under a small OUTBOX_LIMIT too (a quarter of it at most).
     maxReplyBytes: int(env, 'MAX_REPLY_BYTES', Math.min(defaults.maxReplyBytes, Math.floor(int(env, 'OUTBOX_LIMIT', defaults.outboxLimit, 16 * 1024, 1024 * 1024 * 1024) / 4)), 4096, 64 * 1024 * 1024),
     historyCacheBytes: int(env, 'HISTORY_CACHE_BYTES', defaults.historyCacheBytes, 0, 64 * 1024 * 1024 * 1024),
+    // Uploads and storage (abuse limits).
+    uploadsPerUser: int(env, 'UPLOADS_PER_USER', defaults.uploadsPerUser, 1, 1000),
+    uploadsAtOnce: int(env, 'UPLOADS_AT_ONCE', defaults.uploadsAtOnce, 1, 100_000),
+    uploadIdleMs: int(env, 'UPLOAD_IDLE_MS', defaults.uploadIdleMs, 100, 3_600_000),
+    uploadTimeoutMs: int(env, 'UPLOAD_TIMEOUT_MS', defaults.uploadTimeoutMs, 100, 24 * 3_600_000),
+    uploadsPerDay: int(env, 'UPLOADS_PER_DAY', defaults.uploadsPerDay, 1, 1_000_000_000),
+    uploadBytesPerDay: int(env, 'UPLOAD_BYTES_PER_DAY', defaults.uploadBytesPerDay, 1024, Number.MAX_SAFE_INTEGER),
+    storageMaxBytes: int(env, 'STORAGE_MAX_BYTES', defaults.storageMaxBytes, 0, Number.MAX_SAFE_INTEGER),
+    historyDays: int(env, 'HISTORY_DAYS', defaults.historyDays, 0, 100 * 365),
   };
   if (config.maxReplyBytes >= config.outboxLimit) {
     throw new ConfigError(
       `MAX_REPLY_BYTES (${config.maxReplyBytes}) must be below OUTBOX_LIMIT (${config.outboxLimit}): a reply is one page, well under what a socket may have unsent; lower MAX_REPLY_BYTES or raise OUTBOX_LIMIT`,
     );
+  }
+  if (config.uploadBytesPerDay < config.maxUploadBytes) {
+    throw new ConfigError(`UPLOAD_BYTES_PER_DAY (${config.uploadBytesPerDay}) must be at least MAX_UPLOAD_BYTES (${config.maxUploadBytes}), or no large GIF could ever be posted`);
   }
   if (config.workers > 1 && (!config.databaseUrl || !config.redisUrl)) {
     throw new ConfigError(

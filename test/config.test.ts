@@ -69,4 +69,17 @@ describe('config', () => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);
   });
+
+  test('upload and storage limits: defaults, values, and refusals naming the variable', () => {
+    const { config } = loadConfig({});
+    expect(config).toMatchObject({ uploadsPerUser: 2, uploadsAtOnce: 64, uploadIdleMs: 30_000, uploadTimeoutMs: 120_000, uploadsPerDay: 500, uploadBytesPerDay: 200 * 1024 * 1024, storageMaxBytes: 0 });
+    const set = loadConfig({ UPLOADS_PER_USER: '3', UPLOADS_AT_ONCE: '10', UPLOAD_IDLE_MS: '5000', UPLOAD_TIMEOUT_MS: '60000', UPLOADS_PER_DAY: '9', UPLOAD_BYTES_PER_DAY: '10485760', STORAGE_MAX_BYTES: '1073741824' }).config;
+    expect(set).toMatchObject({ uploadsPerUser: 3, uploadsAtOnce: 10, uploadIdleMs: 5000, uploadTimeoutMs: 60_000, uploadsPerDay: 9, uploadBytesPerDay: 10 * 1024 * 1024, storageMaxBytes: 1024 ** 3 });
+    expect(() => loadConfig({ UPLOADS_PER_USER: '0' })).toThrow(/UPLOADS_PER_USER/);
+    expect(() => loadConfig({ STORAGE_MAX_BYTES: '-1' })).toThrow(/STORAGE_MAX_BYTES/);
+    expect(() => loadConfig({ UPLOAD_BYTES_PER_DAY: '4096', MAX_UPLOAD_BYTES: '8192' })).toThrow(/UPLOAD_BYTES_PER_DAY.*MAX_UPLOAD_BYTES/);
+    expect(config.historyDays).toBe(0);
+    expect(loadConfig({ HISTORY_DAYS: '30' }).config.historyDays).toBe(30);
+    expect(() => loadConfig({ HISTORY_DAYS: '-1' })).toThrow(/HISTORY_DAYS/);
+  });
 });

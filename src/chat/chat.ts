@@ -30,6 +30,10 @@ export const ROOM_UPDATE_INTERVAL_MS = 1000;
 export const ROOMS_PAGE = 100;
 /** The owner and expiry policies run at most this often (and at least every sweep when their periods are short). */
 export const ROOM_CHECK_MAX_MS = 60_000;
+/** Retention (HISTORY_DAYS): how often a pass runs, entries per step, and most entries per pass. */
+export const RETENTION_EVERY_MS = 3_600_000;
+export const RETENTION_BATCH = 1000;
+export const RETENTION_PASS_MAX = 100_000;
 
 /** Where GIFs are removed when their room goes. */
 export interface GifRemover {
@@ -53,6 +57,8 @@ export interface ChatDeps {
   audience: () => number;
   /** Counts what clients do, for the abuse limits (shared by every process of a deployment). */
   limiter: Limiter;
+  /** True when the storage budget (STORAGE_MAX_BYTES) is used up: a cached boolean, asked per message. */
+  storageFull?: () => boolean;
 }
 
 /** How a visitor gets into a locked room. */
@@ -123,6 +129,8 @@ export class Chat {
   private beatTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | null = null;
   private lastRoomCheck = 0;
+  private lastRetention = 0;
+  private retaining = false;
   private closed = false;
   private readonly messageRate: Allowance;
   /** Every scrypt of this process (room creation, password checks) waits its turn here. */
@@ -497,6 +505,7 @@ export class Chat {
    * this room resolves with the original entry, stored and pushed once only.
    */
   post(roomId: string, user: UserInfo, body: { text?: string; gif?: string; width?: number; height?: number }, nonce: string | undefined): Promise<Entry> {
+    if (this.deps.storageFull?.()) return Promise.reject(fail.storageFull());
     const entry: NewEntry = nonce === undefined ? { room: roomId, user, ...body, ts: Date.now() } : { room: roomId, user, ...body, ts: Date.now(), nonce };
     return this.write({ entry }).then((result) => {
       if ('refused' in result) throw fail.notFound(`no room ${roomId}`);
@@ -557,6 +566,19 @@ export class Chat {
       if (await this.presence.isMember(gone.room, gone.user.id)) continue;
       void this.recordAside(gone.room, 'left', gone.user);
     }
+    if (this.config.historyDays > 0 && !this.retaining && now - this.lastRetention >= RETENTION_EVERY_MS) {
+      // Apart from the sweep (a pass may take a while), one at a time.
+      this.lastRetention = now;
+      this.retaining = true;
+      this.applyRetention(now)
+        .then((stats) => {
+          if (stats.deleted > 0) this.logger.info(`retention (HISTORY_DAYS=${this.config.historyDays}): deleted ${stats.deleted} entries and ${stats.gifs} GIFs`);
+          // Cut short by its bound: go on at the next sweep rather than in an hour.
+          if (!stats.done) this.lastRetention = 0;
+        })
+        .catch((err: unknown) => this.logger.warn(`retention pass failed (tried again later): ${(err as Error)?.message ?? String(err)}`))
+        .finally(() => (this.retaining = false));
+    }
     if (now - this.lastRoomCheck < this.roomCheckMs()) return;
     this.lastRoomCheck = now;
     await this.applyOwnerPolicy(now);
@@ -603,6 +625,34 @@ export class Chat {
         this.logger.info(`room ${roomId}: owner ${room.owner.id} away since ${new Date(room.ownerAwaySince).toISOString()}, ownership passed to ${next.user.id}`);
       }
     }
+  }
+
+  /**
+   * Retention (HISTORY_DAYS): deletes entries older than that, in steps of RETENTION_BATCH per
+   * room and at most RETENTION_PASS_MAX entries per pass, with their GIFs; the rooms stay.
+   * Resolves with what went and whether the pass saw every room through (`done`). Every
+   * process may run it: a step finds nothing another already deleted.
+   */
+  async applyRetention(now: number): Promise<{ deleted: number; gifs: number; done: boolean }> {
+    const before = now - this.config.historyDays * 86_400_000;
+    let deleted = 0;
+    let gifs = 0;
+    for (const room of await this.store.rooms()) {
+      for (;;) {
+        if (this.closed) return { deleted, gifs, done: false };
+        if (deleted >= RETENTION_PASS_MAX) return { deleted, gifs, done: false };
+        const step = await this.store.pruneEntries(room.id, before, RETENTION_BATCH);
+        if (step.gifs.length > 0) {
+          await this.deps.gifs.remove(step.gifs);
+          gifs += step.gifs.length;
+        }
+        deleted += step.deleted;
+        if (step.deleted < RETENTION_BATCH) break;
+      }
+      // A cached tail may hold entries deleted here or by another process: read it again.
+      this.cache.forget(room.id);
+    }
+    return { deleted, gifs, done: true };
   }
 
   /** Deletes rooms with no members and no new entries for ROOM_TTL_MS. */

@@ -210,8 +210,11 @@ export class HistoryCache {
     this.forget(room);
   }
 
-  /** Drops the room's tail, uncounting it. */
-  private forget(room: string): void {
+  /**
+   * Drops the room's cached tail, uncounting it, but keeps tracking the room: the next read
+   * loads it from the store again (when entries were deleted, or to stay within the budget).
+   */
+  forget(room: string): void {
     const slot = this.rooms.get(room);
     if (!slot) return;
     this.total -= slot.counted;

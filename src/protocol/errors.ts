@@ -20,17 +20,21 @@ export const errorStatus = {
   /** A dependency (the database, the bus) is down or full: nothing was changed, retry later. */
   unavailable: 503,
   internal: 500,
+  /** The server's storage budget (STORAGE_MAX_BYTES) is used up: new messages and uploads are refused, reads work. */
+  storage_full: 507,
   // HTTP upload refusals (POST /room/:id/gif), answered as {error: {code, message}}.
   too_large: 413,
   not_gif: 415,
   no_file: 400,
+  /** The upload's body stalled (no bytes for UPLOAD_IDLE_MS) or took longer than UPLOAD_TIMEOUT_MS. */
+  too_slow: 408,
 } as const;
 
 /** Any code of the vocabulary. */
 export type AnyErrorCode = keyof typeof errorStatus;
 
 /** Codes only the HTTP upload route answers with. */
-export const uploadErrorCodes = ['too_large', 'not_gif', 'no_file'] as const;
+export const uploadErrorCodes = ['too_large', 'not_gif', 'no_file', 'too_slow'] as const;
 
 /** An upload refusal code. */
 export type UploadErrorCode = (typeof uploadErrorCodes)[number];
@@ -75,6 +79,9 @@ export const fail = {
     new ChatError('too_large', `A GIF may be at most ${Math.floor(maxBytes / 1024 / 1024) || maxBytes} ${maxBytes >= 1024 * 1024 ? 'MiB' : 'bytes'}.`),
   notGif: () => new ChatError('not_gif', 'Only GIF images can be posted.'),
   noFile: () => new ChatError('no_file', 'Send one file in the field "gif".'),
+  tooSlow: (idle: boolean) =>
+    new ChatError('too_slow', idle ? 'The upload stalled (no data arrived for too long), so it was stopped.' : 'The upload took too long, so it was stopped.'),
+  storageFull: () => new ChatError('storage_full', 'The server has no room left for new messages and GIFs; reading still works.'),
 };
 
 /**

@@ -55,6 +55,12 @@ export type StoredGif = {
  * Guarantees (test/store/gif-store-contract.ts checks each, on every implementation):
  * - `save` is atomic: once it resolves, every process reading the same storage finds the
  *   whole GIF; when it rejects, nothing of it is left. Names are random and never reused.
+ * - `saveFile` is `save` of a file's bytes (an upload streamed to a temporary file): the
+ *   same guarantees, and once it settles (resolved or rejected) the file at that path is
+ *   gone: moved into the store, or read and removed. The caller keeps no copy in memory.
+ * - `usage` is the bytes this store holds that no Store's `usage` already counts (files on
+ *   disk; 0 when the GIFs live in the database, which the database's size includes). It is
+ *   cheap to call every few seconds (kept incrementally, not measured per call).
  * - `read` answers undefined for a name that is not stored, or not shaped like ours
  *   (nothing else is ever looked up: no path or query is built from a caller's string).
  * - `remove` is idempotent and ignores URLs that are not ours.
@@ -64,6 +70,10 @@ export type StoredGif = {
 export interface GifStore {
   /** Stores the bytes under a new random name; resolves with the URL path to serve them at. */
   save(bytes: Buffer): Promise<string>;
+  /** Stores the bytes of the file at `file` (which is gone afterwards); resolves with the URL path. */
+  saveFile(file: string): Promise<string>;
+  /** Bytes held outside the database (see the guarantees). */
+  usage(): Promise<number>;
   /** The GIF stored under `name` (the part after GIF_URL_PREFIX), or undefined. */
   read(name: string): Promise<StoredGif | undefined>;
   /** Removes the GIFs at these URL paths (those of a room that expired). */

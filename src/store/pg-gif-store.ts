@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import { GIF_URL_PREFIX, GifStore, StoredGif, gifNames, isGifName, newGifName } from './gif-store';
 
 /** The rows the PostgreSQL store keeps GIFs in (table `gifs`); errors already translated by it. */
@@ -48,6 +49,20 @@ export class PgGifStore implements GifStore {
     const name = newGifName();
     await this.rows.insert(name, bytes, Date.now());
     return GIF_URL_PREFIX + name;
+  }
+
+  /** Reads the file (at most MAX_UPLOAD_BYTES) into the insert, then removes it, saved or not. */
+  async saveFile(file: string): Promise<string> {
+    try {
+      return await this.save(await fs.readFile(file));
+    } finally {
+      await fs.rm(file, { force: true }).catch(() => {});
+    }
+  }
+
+  /** 0: the GIFs are rows of the database, whose size the PostgreSQL store's `usage` counts. */
+  usage(): Promise<number> {
+    return Promise.resolve(0);
   }
 
   read(name: string): Promise<StoredGif | undefined> {

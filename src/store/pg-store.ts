@@ -108,6 +108,11 @@ const sql = {
   insertGif: 'INSERT INTO gifs (name, bytes, created_at) VALUES ($1, $2, $3)',
   selectGif: 'SELECT bytes, created_at FROM gifs WHERE name = $1',
   deleteGifs: 'DELETE FROM gifs WHERE name = ANY($1::text[])',
+  usage: 'SELECT pg_database_size(current_database())::bigint AS bytes',
+  // Looks at the room's $3 oldest entries only (the primary key's order): a bounded step.
+  pruneEntries: `DELETE FROM entries WHERE room_id = $1 AND seq IN (
+    SELECT seq FROM (SELECT seq, ts FROM entries WHERE room_id = $1 ORDER BY seq LIMIT $3) oldest WHERE ts < $2
+  ) RETURNING gif`,
 } as const;
 
 type StatementName = keyof typeof sql;
@@ -514,6 +519,11 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
       await run('destroySession', idempotent, 'destroySession', [sid]);
     },
     pruneSessions: async (now) => (await run('pruneSessions', idempotent, 'pruneSessions', [now])).rowCount ?? 0,
+    pruneEntries: async (room, before, limit) => {
+      const rows = (await run<{ gif: string | null }>('pruneEntries', idempotent, 'pruneEntries', [room, before, limit])).rows;
+      return { deleted: rows.length, gifs: rows.map((r) => r.gif).filter((gif): gif is string => gif !== null) };
+    },
+    usage: async () => Number((await run<{ bytes: string }>('usage', idempotent, 'usage', [])).rows[0]?.bytes ?? 0),
     health: () => checkHealth('postgres', () => use('health', once, async (session) => void (await session.client.query('SELECT 1')))),
     gifs: new PgGifStore({
       // No retry: had the INSERT committed before the connection broke, the name is simply never used.

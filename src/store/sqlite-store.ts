@@ -237,6 +237,10 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
   const deleteEntries = db.prepare('DELETE FROM entries WHERE room_id = ?');
   const deleteBans = db.prepare('DELETE FROM bans WHERE room_id = ?');
   const deleteRoom = db.prepare('DELETE FROM rooms WHERE id = ?');
+  // Looks at the room's `limit` oldest entries only (the primary key's order): a bounded step.
+  const pruneOld = db.prepare(
+    'DELETE FROM entries WHERE room_id = ? AND seq IN (SELECT seq FROM (SELECT seq, ts FROM entries WHERE room_id = ? ORDER BY seq LIMIT ?) WHERE ts < ?) RETURNING gif',
+  );
   const upsertBan = db.prepare(
     'INSERT INTO bans (room_id, user_id, until) VALUES (?, ?, ?) ON CONFLICT (room_id, user_id) DO UPDATE SET until = excluded.until',
   );
@@ -390,6 +394,11 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
           throw err;
         },
       ),
+    usage: async () => {
+      // The database file with its WAL and shared-memory index: three stats, no query.
+      const sizes = await Promise.all(['', '-wal', '-shm'].map((suffix) => fs.promises.stat(file + suffix).then((st) => st.size, () => 0)));
+      return sizes.reduce((a, b) => a + b, 0);
+    },
     health: async () => {
       const health = await checkHealth('sqlite', () => wrap('health', () => void ping.get()));
       if (health.state !== 'up' || writeFailure === undefined) return health;
@@ -409,6 +418,11 @@ function open(db: Database.Database, file: string, options: SqliteStoreOptions):
         ((after ? selectActiveRoomsAfter.all(after.lastActivity, after.id, limit) : selectActiveRooms.all(limit)) as RoomRow[]).map(toRoom),
       ),
     deleteRoom: (id, idleBefore) => wrap('deleteRoom', () => deleteAll(id, idleBefore)),
+    pruneEntries: (room, before, limit) =>
+      wrap('pruneEntries', () => {
+        const rows = pruneOld.all(room, room, limit, before) as { gif: string | null }[];
+        return { deleted: rows.length, gifs: rows.map((r) => r.gif).filter((gif): gif is string => gif !== null) };
+      }),
     idleRooms: (before) => wrap('idleRooms', () => selectIdle.all(before) as string[]),
     roomCount: () => wrap('roomCount', () => countRooms.get() as number),
     pruneBans: (now) => wrap('pruneBans', () => pruneBans.run(now).changes),

@@ -106,6 +106,14 @@ export interface Store {
    * is before then (a room that just came alive again is kept).
    */
   deleteRoom(id: string, idleBefore?: number): Promise<DeletedRoom>;
+  /**
+   * Retention, one bounded step: deletes those of the room's `limit` oldest entries written
+   * before `before` (ts); resolves with how many went and the URLs of the GIFs they held (each
+   * GIF belongs to the one entry its upload made). Entries of a room are in time order, so
+   * calling it until fewer than `limit` go empties the room of old entries; the room's seq
+   * counter is untouched (seqs are never reused).
+   */
+  pruneEntries(room: string, before: number, limit: number): Promise<{ deleted: number; gifs: string[] }>;
   /** Ids of rooms whose last activity is before `before` (candidates for expiry). */
   idleRooms(before: number): Promise<string[]>;
   /** Stores the user's current name and color on the rooms they own; resolves with those rooms' ids. */
@@ -146,6 +154,12 @@ export interface Store {
    * serves any GIF). Undefined: the app keeps GIFs as files under DATA_DIR.
    */
   readonly gifs?: GifStore;
+  /**
+   * The bytes the database takes (SQLite: its files, WAL included; PostgreSQL: the database's
+   * size, GIF rows included), for the storage budget. Cheap enough to call every few seconds
+   * (file sizes, or one catalog function), never a scan of the rows. Rejects like a read.
+   */
+  usage(): Promise<number>;
   /** Whether the storage answers (within a bound), and whether writes work. Never rejects. */
   health(): Promise<DependencyHealth>;
   /** Releases the storage. Safe to call twice. */

@@ -43,6 +43,8 @@ export interface HttpDeps {
   logger: Logger;
   /** Counts what clients do, for the abuse limits. */
   limiter: Limiter;
+  /** True when the storage budget (STORAGE_MAX_BYTES) is used up: a cached figure. */
+  storageFull?: () => boolean;
   /** Folder holding views/ and public/. */
   root: string;
 }
@@ -150,7 +152,20 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   app.use(createPageRoutes(chat, config.trustProxy));
-  app.use(createGifRoutes(chat, deps.gifs, config.maxUploadBytes));
+  app.use(
+    createGifRoutes(chat, deps.gifs, {
+      maxBytes: config.maxUploadBytes,
+      tempDir: path.join(config.dataDir, 'tmp'),
+      limiter: deps.limiter,
+      perUser: config.uploadsPerUser,
+      atOnce: config.uploadsAtOnce,
+      idleMs: config.uploadIdleMs,
+      timeoutMs: config.uploadTimeoutMs,
+      perDay: config.uploadsPerDay,
+      bytesPerDay: config.uploadBytesPerDay,
+      storageFull: deps.storageFull,
+    }),
+  );
 
   app.use((_req, res) => {
     res.status(404).render('error', { status: 404, message: 'There is nothing at this address.' });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
-import { plainWords, retryFor } from '../../client/errors';
+import { plainWords, retryFor, retryWords } from '../../client/errors';
 import { errorCodes, uploadErrorCodes } from '../../src/protocol/errors';
 
 describe('client error words', () => {
@@ -19,6 +19,17 @@ describe('client error words', () => {
     expect(plainWords('forbidden', 'kick')).toMatch(/owner/);
     expect(plainWords('name_taken', 'register')).toMatch(/already has that name/);
     expect(plainWords('__proto__')).toBe(plainWords('no_such_code'));
+  });
+
+  test('upload refusals in plain words, with when to try again from retryAfterMs', () => {
+    expect(plainWords('storage_full', 'upload')).toMatch(/out of space/);
+    expect(plainWords('storage_full', 'message')).toMatch(/out of space/);
+    expect(plainWords('too_slow', 'upload')).toMatch(/too slow/);
+    expect(plainWords('rate_limited', 'upload')).toMatch(/Too many uploads/);
+    expect(retryWords(2000)).toBe('You can try again in 2 seconds.');
+    expect(retryWords(5 * 60_000)).toBe('You can try again in about 5 minutes.');
+    expect(retryWords(3 * 3_600_000)).toBe('You can try again in about 3 hours.');
+    expect(retryWords(0)).toBe('');
   });
 
   test('what may be sent again: offline after the rejoin, unavailable / rate_limited / not_joined after a back-off', () => {

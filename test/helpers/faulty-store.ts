@@ -45,6 +45,7 @@ export function faultyStore(inner: Store): FaultyStore {
       predicate = undefined;
     },
     health: () => inner.health(),
+    usage: () => inner.usage(),
     createRoom: (room) => inner.createRoom(room),
     room: (id) => inner.room(id),
     rooms: () => inner.rooms(),
@@ -53,6 +54,7 @@ export function faultyStore(inner: Store): FaultyStore {
     pruneBans: (now) => inner.pruneBans(now),
     deleteRoom: (id, idleBefore) => inner.deleteRoom(id, idleBefore),
     idleRooms: (before) => inner.idleRooms(before),
+    pruneEntries: (room, before, limit) => inner.pruneEntries(room, before, limit),
     renameOwner: (user) => inner.renameOwner(user),
     setOwnerAway: (room, since) => inner.setOwnerAway(room, since),
     bannedUntil: (room, user, now, address) => inner.bannedUntil(room, user, now, address),

@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { GIF_URL_PREFIX, GifStore, StoredGif } from '../../src/store/gif-store';
 import { makeGif } from '../helpers/gif';
 
@@ -16,6 +18,20 @@ export function bytesOf(gif: StoredGif): Buffer {
 }
 
 const nameOf = (url: string) => url.slice(GIF_URL_PREFIX.length);
+
+const madeDirs: string[] = [];
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A file holding `bytes`, as an upload streamed to a temporary file leaves it. */
+function tempFile(bytes: Buffer): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gif-chat-upload-'));
+  madeDirs.push(dir);
+  const file = path.join(dir, 'upload.part');
+  fs.writeFileSync(file, bytes);
+  return file;
+}
 
 /** The behaviour every GifStore must have (see src/store/gif-store.ts). */
 export function gifStoreContract(name: string, open: () => Promise<OpenedGifStore>): void {
@@ -40,6 +56,35 @@ export function gifStoreContract(name: string, open: () => Promise<OpenedGifStor
         expect(gif!.storedAt).toBeGreaterThanOrEqual(before - 1000);
         expect(gif!.storedAt).toBeLessThanOrEqual(after + 1000);
       }
+    });
+
+    test('saveFile stores a file\'s bytes, readable everywhere, and the file is gone afterwards; a missing file is refused and leaves nothing', async () => {
+      const bytes = makeGif(48);
+      const file = tempFile(bytes);
+      const before = Date.now();
+      const url = await gifs.saveFile(file);
+      expect(url).toMatch(/^\/gif\/[A-Za-z0-9_-]{22}\.gif$/);
+      expect(fs.existsSync(file)).toBe(false);
+      for (const handle of [gifs, await other()]) {
+        const gif = await handle.read(nameOf(url));
+        expect(bytesOf(gif!).equals(bytes)).toBe(true);
+        expect(gif!.storedAt).toBeGreaterThanOrEqual(before - 1000);
+      }
+      const urls = await Promise.all([tempFile(bytes), tempFile(bytes)].map((f) => gifs.saveFile(f)));
+      expect(new Set([url, ...urls]).size).toBe(3);
+      await expect(gifs.saveFile(path.join(path.dirname(file), 'missing.part'))).rejects.toThrow();
+    });
+
+    test('usage counts what the store holds outside the database: it grows with saves and shrinks with removals, never below 0', async () => {
+      const start = await gifs.usage();
+      expect(start).toBeGreaterThanOrEqual(0);
+      const url = await gifs.saveFile(tempFile(makeGif(300)));
+      const grown = await gifs.usage();
+      expect(grown).toBeGreaterThanOrEqual(start);
+      await gifs.remove([url]);
+      const shrunk = await gifs.usage();
+      expect(shrunk).toBeLessThanOrEqual(grown);
+      expect(shrunk).toBeGreaterThanOrEqual(0);
     });
 
     test('every save gets a new name, also for the same bytes', async () => {

@@ -46,6 +46,39 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       await store.close();
     });
 
+    test('pruneEntries (retention): deletes old entries in bounded steps, oldest first, returning their GIFs; new entries, other rooms and the seq counter stay', async () => {
+      await store.createRoom(room('old'));
+      await store.createRoom(room('other'));
+      const gifUrl = (i: number) => `/gif/${String(i).padStart(22, 'A')}.gif`;
+      // ts 1..25 are old (before 100), ts 200..204 new; every fifth entry holds a GIF.
+      const ops = Array.from({ length: 25 }, (_, i) =>
+        op(i % 5 === 0 ? { room: 'old', user: alice, gif: gifUrl(i), width: 1, height: 1, ts: i + 1 } : msg('old', alice, `m${i}`, i + 1)),
+      );
+      await store.append([...ops, ...Array.from({ length: 5 }, (_, i) => op(msg('old', bob, `new${i}`, 200 + i))), op(msg('other', bob, 'o', 1))]);
+      const first = await store.pruneEntries('old', 100, 10);
+      expect(first).toEqual({ deleted: 10, gifs: [gifUrl(0), gifUrl(5)] });
+      const steps = [first];
+      while (steps[steps.length - 1].deleted === 10) steps.push(await store.pruneEntries('old', 100, 10));
+      expect(steps.map((step) => step.deleted)).toEqual([10, 10, 5]);
+      expect(steps.flatMap((step) => step.gifs)).toEqual([0, 5, 10, 15, 20].map(gifUrl));
+      expect((await store.entriesAfter('old', 0, 100)).map((e) => e.seq)).toEqual([26, 27, 28, 29, 30]);
+      expect(await store.pruneEntries('old', 100, 10)).toEqual({ deleted: 0, gifs: [] });
+      expect(await store.entriesAfter('other', 0, 10)).toHaveLength(1);
+      expect((await store.room('old'))!.lastSeq).toBe(30);
+      const next = await store.append([op(msg('old', alice, 'after', 300))]);
+      expect(entryOf(next[0]).seq).toBe(31);
+    });
+
+    test('usage: the bytes the database takes, above 0, and growing as entries are written', async () => {
+      const empty = await store.usage();
+      expect(empty).toBeGreaterThan(0);
+      await store.createRoom(room('big'));
+      for (let batch = 0; batch < 10; batch++) {
+        await store.append(Array.from({ length: 50 }, (_, i) => op(msg('big', alice, 'x'.repeat(2000), batch * 50 + i + 1))));
+      }
+      expect(await store.usage()).toBeGreaterThan(empty);
+    });
+
     test('rooms: create, read one, list oldest first, each with its counter at 0 and activity at creation', async () => {
       await store.createRoom(room('r2', 2));
       await store.createRoom({ ...room('r1', 1), passwordHash: 'scrypt$x$y' });
