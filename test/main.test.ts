@@ -27,7 +27,7 @@ describe('main: the process as `npm start` runs it', () => {
     const health = await fetch(`http://127.0.0.1:${p.port}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok' });
-    const first = await fetch(`http://127.0.0.1:${p.port}/`);
+    const first = await fetch(`http://127.0.0.1:${p.port}/session`, { method: 'POST' });
     const cookie = first.headers.get('set-cookie')!.split(';')[0];
     const before = await TestClient.connect(`ws://127.0.0.1:${p.port}`, { headers: { cookie, origin: `http://127.0.0.1:${p.port}` } });
     const user = before.user;

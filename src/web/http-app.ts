@@ -9,7 +9,6 @@ import { Histogram, Registry } from 'prom-client';
 import type { Chat } from '../chat/chat';
 import type { Hub } from '../realtime/hub';
 import { Config } from '../config';
-import { isUserInfo, newGuest } from '../chat/identity';
 import { Logger } from '../logger';
 import { originAllowed } from './origin';
 import { LATENCY_BUCKETS } from './metrics';
@@ -28,6 +27,8 @@ declare module 'express-session' {
     user: UserInfo;
     /** Locked rooms whose password this session gave. */
     rooms: string[];
+    /** Set when the socket side changed the session's rights (a rename, a grant): the next page gives it a new id. */
+    rotate: boolean;
   }
 }
 
@@ -137,11 +138,6 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       cookie: { httpOnly: true, sameSite: 'lax', secure: config.trustProxy ? 'auto' : false, maxAge: SESSION_MAX_AGE_MS },
     }),
   );
-  // Every visitor gets a guest identity that their WebSocket will share.
-  app.use((req, _res, next) => {
-    if (!isUserInfo(req.session.user)) req.session.user = newGuest();
-    next();
-  });
   // Cross-site posting: the cookie is SameSite=Lax, and a state-changing request from a
   // page must come from our own origin too.
   app.use((req, res, next) => {
