@@ -1,4 +1,9 @@
-import { TestClient } from '../helpers/client';
+import WebSocket from 'ws';
+import { createMemoryLimiter } from '../../src/limits/memory-limiter';
+import { silentLogger } from '../../src/logger';
+import type { Limiter } from '../../src/limits/limiter';
+import { fail } from '../../src/protocol/errors';
+import { sleep, TestClient } from '../helpers/client';
 import { makeGif } from '../helpers/gif';
 import { browserSession, startServer, TestServer } from '../helpers/server';
 
@@ -92,3 +97,107 @@ describe('sessions', () => {
     expect(await countSessionRows(s)).toBe(1);
   });
 });
+
+/** Tries an upgrade: the open socket, or the HTTP status and Retry-After it was refused with. */
+function tryUpgrade(url: string, headers: Record<string, string> = {}): Promise<{ ws?: WebSocket; status?: number; retryAfter?: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => resolve({ ws }));
+    ws.once('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'] as string | undefined });
+      res.resume();
+    });
+    ws.once('error', (err) => reject(err));
+  });
+}
+
+/** Opens sockets until one is refused (at most `max` tries); the open ones and the refusal. */
+async function openUntilRefused(url: string, max: number, headers: Record<string, string> = {}) {
+  const open: WebSocket[] = [];
+  for (let i = 0; i < max; i++) {
+    const attempt = await tryUpgrade(url, headers);
+    if (!attempt.ws) return { open, refused: attempt };
+    open.push(attempt.ws);
+  }
+  return { open, refused: undefined };
+}
+
+const closed = (ws: WebSocket) => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve())));
+
+describe('sockets per address and per session', () => {
+  const opened: WebSocket[] = [];
+  afterEach(async () => {
+    for (const ws of opened.splice(0)) ws.terminate();
+  });
+
+  test('SOCKETS_PER_IP: of 60 sockets from one address the 51st is refused with 429 and Retry-After; closing one frees a place', async () => {
+    // Tried: 60 upgrades from 127.0.0.1 one after the other, holding each open.
+    const warnings: string[] = [];
+    const s = await startServer({}, { logger: { ...silentLogger, warn: (m: string) => warnings.push(m) } });
+    const { open, refused } = await openUntilRefused(s.wsUrl, 60);
+    opened.push(...open);
+    expect(open).toHaveLength(50);
+    expect(refused).toEqual({ status: 429, retryAfter: '10' });
+    for (let i = 0; i < 9; i++) expect((await tryUpgrade(s.wsUrl)).status).toBe(429);
+    // The refusals of one address are logged once a minute at most.
+    expect(warnings.filter((w) => w.includes('SOCKETS_PER_IP'))).toHaveLength(1);
+    // A place frees when a socket closes, however it closes.
+    open[0].close();
+    await closed(open[0]);
+    await until(async () => (await tryUpgrade(s.wsUrl)).ws, (ws) => opened.push(ws));
+    open[1].terminate(); // the TCP connection just drops
+    await until(async () => (await tryUpgrade(s.wsUrl)).ws, (ws) => opened.push(ws));
+    expect((await tryUpgrade(s.wsUrl)).status).toBe(429);
+  });
+
+  test('SOCKETS_PER_SESSION: the 21st socket of one session is refused; a cookieless socket from the same address still opens', async () => {
+    const s = await startServer({ socketsPerSession: 20 });
+    const { cookie } = await browserSession(s.url);
+    const { open, refused } = await openUntilRefused(s.wsUrl, 25, { cookie });
+    opened.push(...open);
+    expect(open).toHaveLength(20);
+    expect(refused).toMatchObject({ status: 429 });
+    const guest = await tryUpgrade(s.wsUrl);
+    expect(guest.ws).toBeDefined();
+    opened.push(guest.ws!);
+  });
+
+  test('a limiter that cannot count refuses the socket (503), never waives the limit', async () => {
+    const inner = createMemoryLimiter();
+    const down: Limiter = { ...inner, take: (...args) => inner.take(...args), acquire: async () => Promise.reject(fail.unavailable('limits are unavailable')), health: () => inner.health(), close: () => inner.close() };
+    const s = await startServer({}, { limiter: down });
+    expect((await tryUpgrade(s.wsUrl)).status).toBe(503);
+    await inner.close();
+  });
+
+  test('the places are shared by every process of a deployment (one limiter) and given back when a process shuts down', async () => {
+    // Two apps sharing one limiter stand for two processes sharing Redis.
+    const limiter = createMemoryLimiter();
+    try {
+      const a = await startServer({ socketsPerIp: 6 }, { limiter });
+      const b = await startServer({ socketsPerIp: 6 }, { limiter });
+      const onA = await openUntilRefused(a.wsUrl, 4);
+      opened.push(...onA.open);
+      const onB = await openUntilRefused(b.wsUrl, 10);
+      opened.push(...onB.open);
+      expect(onB.open).toHaveLength(2);
+      expect(onB.refused).toMatchObject({ status: 429 });
+      await a.stop(); // its 4 sockets closed with 1001
+      const after = await openUntilRefused(b.wsUrl, 10);
+      opened.push(...after.open);
+      expect(after.open).toHaveLength(4);
+    } finally {
+      await limiter.close();
+    }
+  });
+});
+
+/** Retries `attempt` until it gives a value (bounded: 50 tries), and hands it to `keep`. */
+async function until<T>(attempt: () => Promise<T | undefined>, keep: (value: T) => void): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const value = await attempt();
+    if (value !== undefined) return keep(value);
+    await sleep(20);
+  }
+  throw new Error('no place was freed');
+}
