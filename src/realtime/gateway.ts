@@ -137,7 +137,7 @@ export class Gateway {
       refuse(socket, status, text, headers);
     };
     if (!this.accepting) return refused(503, 'Service Unavailable', 'the server is shutting down');
-    if (!originAllowed(req, this.deps.config.allowedOrigins, this.deps.config.trustProxy)) return refused(403, 'Forbidden', 'origin not allowed');
+    if (!originAllowed(req, this.deps.config)) return refused(403, 'Forbidden', 'origin not allowed');
     const address = clientAddress(req, this.deps.config.trustProxy);
     this.deps.identity
       .userFor(req)

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import WebSocket from 'ws';
 import { createMemoryLimiter } from '../../src/limits/memory-limiter';
 import { silentLogger } from '../../src/logger';
@@ -201,3 +202,91 @@ async function until<T>(attempt: () => Promise<T | undefined>, keep: (value: T) 
   }
   throw new Error('no place was freed');
 }
+
+/** A raw HTTP/1.1 request with headers of our choosing (fetch does not let a test set Host). */
+function rawGet(url: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, path, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the edges: error pages, /metrics, the own origin, CSP', () => {
+  test('error pages show no stack unless NODE_ENV=development (unset counts as production)', async () => {
+    // Tried: a path that cannot be decoded (Express answers it with an error), without NODE_ENV.
+    const s = await startServer();
+    const res = await fetch(`${s.url}/room/%E0%A4%A`);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).not.toMatch(/at \w+.* \(/);
+    expect(html).not.toContain('node_modules');
+    const dev = await startServer({ development: true });
+    expect(await (await fetch(`${dev.url}/room/%E0%A4%A`)).text()).toContain('node_modules');
+  });
+
+  test('without METRICS_TOKEN /metrics answers loopback peers only, and not through a proxy', async () => {
+    const s = await startServer();
+    expect((await fetch(`${s.url}/metrics`)).status).toBe(200);
+    // A proxy on this machine is a loopback peer too: what it forwards is the public's.
+    const proxied = await fetch(`${s.url}/metrics`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
+    expect(proxied.status).toBe(404);
+    expect(await proxied.text()).not.toContain('gifchat_');
+  });
+
+  test('with METRICS_TOKEN /metrics needs the bearer token, even from loopback', async () => {
+    const token = 't'.repeat(32);
+    const s = await startServer({ metricsToken: token });
+    expect((await fetch(`${s.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${'x'.repeat(32)}` } })).status).toBe(401);
+    const ok = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('gifchat_');
+  });
+
+  test('DNS rebinding: without PUBLIC_URL, only a local Host counts as the own origin', async () => {
+    // Tried: a page of evil.example whose name was pointed at this server: its Host and Origin agree.
+    const s = await startServer();
+    const port = new URL(s.url).port;
+    const rebound = await tryUpgrade(s.wsUrl, { host: `evil.example:${port}`, origin: `http://evil.example:${port}` });
+    expect(rebound.status).toBe(403);
+    const form = await fetch(`${s.url}/session`, { method: 'POST', headers: { origin: `http://evil.example:${port}` } });
+    expect(form.status).toBe(403);
+    // localhost and a browser on the LAN by IP still work.
+    for (const host of [`localhost:${port}`, `192.168.1.20:${port}`, `[::1]:${port}`]) {
+      const socket = await tryUpgrade(s.wsUrl, { host, origin: `http://${host}` });
+      expect(socket.ws).toBeDefined();
+      socket.ws!.terminate();
+    }
+  });
+
+  test('with PUBLIC_URL the own origin is PUBLIC_URL, whatever the Host header says', async () => {
+    const s = await startServer({ publicUrl: 'https://chat.example.com' });
+    expect((await tryUpgrade(s.wsUrl, { origin: s.url })).status).toBe(403);
+    const own = await tryUpgrade(s.wsUrl, { origin: 'https://chat.example.com' });
+    expect(own.ws).toBeDefined();
+    own.ws!.terminate();
+    expect((await fetch(`${s.url}/session`, { method: 'POST', headers: { origin: s.url } })).status).toBe(403);
+    expect((await fetch(`${s.url}/session`, { method: 'POST', headers: { origin: 'https://chat.example.com' } })).status).toBe(204);
+    const csp = (await fetch(`${s.url}/`)).headers.get('content-security-policy')!;
+    expect(csp).toMatch(/connect-src 'self' wss:\/\/chat\.example\.com(;|$)/);
+  });
+
+  test("CSP: styles and sockets from the own origin only, no https: or ws: wildcards", async () => {
+    const s = await startServer();
+    const csp = (await fetch(`${s.url}/`)).headers.get('content-security-policy')!;
+    const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+    expect(directives.get('style-src')).toEqual(["'self'"]);
+    expect(directives.get('connect-src')).toEqual(["'self'", `ws://${new URL(s.url).host}`]);
+    expect(csp).not.toMatch(/(^|\s)(https:|http:|ws:|wss:)(\s|;|$)/);
+    const rebound = await rawGet(s.url, '/', { host: 'evil.example' });
+    expect(rebound.status).toBe(200); // the page itself is public; its socket would be refused
+    expect(rebound.headers['content-security-policy']).not.toContain('evil.example'); // a Host header is not echoed as an allowed source
+  });
+});
