@@ -1,4 +1,5 @@
 import http from 'node:http';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { createMemoryLimiter } from '../../src/limits/memory-limiter';
 import { silentLogger } from '../../src/logger';
@@ -6,7 +7,9 @@ import type { Limiter } from '../../src/limits/limiter';
 import { fail } from '../../src/protocol/errors';
 import { sleep, TestClient } from '../helpers/client';
 import { makeGif } from '../helpers/gif';
-import { browserSession, startServer, TestServer } from '../helpers/server';
+import { browserSession, startServer, tempDataDir, TestServer } from '../helpers/server';
+import { openSqliteStore } from '../../src/store/sqlite-store';
+import type { AppendOp } from '../../src/store/store';
 
 /** How many session rows the store holds: all of them are "expired" at the end of time (the count empties the table). */
 const countSessionRows = (s: TestServer) => s.app.store.pruneSessions(Number.MAX_SAFE_INTEGER);
@@ -288,5 +291,52 @@ describe('the edges: error pages, /metrics, the own origin, CSP', () => {
     const rebound = await rawGet(s.url, '/', { host: 'evil.example' });
     expect(rebound.status).toBe(200); // the page itself is public; its socket would be refused
     expect(rebound.headers['content-security-policy']).not.toContain('evil.example'); // a Host header is not echoed as an allowed source
+  });
+});
+
+describe('shutdown', () => {
+  test('every message stored by a shutdown had its ack received by its sender before the 1001 close', async () => {
+    // Tried: 12 messages from 4 sockets (3 each, the third sent as close() starts), in 8 rounds:
+    // close() called at once, once the server read 6 frames, or after the first ack; with fast and
+    // slow commits. The store is read afterwards.
+    for (let round = 0; round < 8; round++) {
+      const dataDir = tempDataDir();
+      const store = openSqliteStore(path.join(dataDir, 'gif-chat.db'));
+      // Odd rounds commit slowly (as PostgreSQL's flush to disk can): requests are still running when close() starts.
+      const slow = round % 2 === 1;
+      const parts = { store: slow ? { ...store, append: (ops: AppendOp[]) => sleep(50).then(() => store.append(ops)) } : store };
+      const s = await startServer({ dataDir, ratePerSec: 10_000, rateBurst: 10_000 }, parts);
+      const senders = await Promise.all(Array.from({ length: 4 }, () => TestClient.connect(s.wsUrl)));
+      const room = await senders[0].request('create', { title: 'closing' });
+      await Promise.all(senders.map((c) => c.request('join', { room: room.id })));
+      const from = senders[0].frames.length;
+      const framesBefore = s.app.hub.stats.framesIn;
+      const send = (k: number) => senders.forEach((c, i) => c.sendRaw(JSON.stringify({ event: 'message', id: 100 + k, data: { room: room.id, text: `s${i} m${k}` } })));
+      send(0);
+      send(1);
+      // Close at once, once the server has read 1 or 6 of the frames, or after the first reply: the messages are at every stage.
+      const read = [0, 0, 6, 6][round % 4];
+      for (let i = 0; i < 1000 && s.app.hub.stats.framesIn < framesBefore + (read ?? 0); i++) await new Promise((r) => setImmediate(r));
+      if (round % 4 === 3) await senders[0].waitFor((f) => f.event === 'ack' || f.event === 'error', from);
+      const closing = s.app.close();
+      send(2); // sent while the server stops
+      await closing;
+      const closes = await Promise.all(senders.map((c) => c.closed));
+      expect(closes.every((c) => c.code === 1001)).toBe(true);
+      const stored = (await store.entriesAfter(room.id, 0, 1000)).filter((e) => 'text' in e && e.text !== undefined) as { text: string; seq: number }[];
+      for (const entry of stored) {
+        const sender = senders[Number(/^s(\d+)/.exec(entry.text)![1])];
+        const ack = sender.frames.find((f) => f.event === 'ack' && f.data?.text === entry.text);
+        expect({ text: entry.text, acked: ack?.data?.seq }).toEqual({ text: entry.text, acked: entry.seq });
+      }
+      // What was not stored was answered as not done (unavailable), or the socket closed before it was read.
+      for (const [i, c] of senders.entries()) {
+        for (const f of c.frames.filter((f) => f.event === 'error' && f.id !== undefined && f.id >= 100)) {
+          expect(f.data.code).toBe('unavailable');
+          expect(stored.some((e) => e.text === `s${i} m${f.id! - 100}`)).toBe(false);
+        }
+      }
+      await s.stop();
+    }
   });
 });
