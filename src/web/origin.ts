@@ -53,7 +53,8 @@ export function ownOrigin(req: IncomingMessage, policy: OriginPolicy): string | 
   } catch {
     return undefined;
   }
-  if (url.host !== host.toLowerCase() || !isLocalHostname(url.hostname)) return undefined;
+  // A plain host[:port] only: nothing of a header may reach what is built from it (the CSP) unchecked.
+  if (!/^([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$/i.test(host) || !isLocalHostname(url.hostname)) return undefined;
   return url.origin;
 }
 
