@@ -83,9 +83,9 @@ class Raw {
   }
 }
 
-/** A session cookie from the lobby page (undefined when the page set none). */
+/** A browser session's cookie, made as the lobby's script makes it (POST /session); undefined when none was set. */
 async function sessionCookie(url: string): Promise<string | undefined> {
-  const res = await fetch(`${url}/`, { headers: { origin: url } });
+  const res = await fetch(`${url}/session`, { method: 'POST', headers: { origin: url } });
   await res.arrayBuffer();
   return res.headers.get('set-cookie')?.split(';')[0] ?? undefined;
 }

@@ -178,4 +178,12 @@ nameForm.addEventListener('submit', async (event) => {
 // Ready: the script runs, so the name form works (without it, it stays off).
 nameInput.readOnly = false;
 nameButton.disabled = false;
-socket.start();
+// A first visit has no session yet (reading the lobby makes none): make it before the socket
+// opens, so the socket, the name typed here and the room pages share one user.
+if (nameInput.dataset.session === 'none') {
+  fetch('/session', { method: 'POST', credentials: 'same-origin' })
+    .catch(() => undefined) // offline: the socket is a guest until the next visit
+    .finally(() => socket.start());
+} else {
+  socket.start();
+}

@@ -69,6 +69,9 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** How long a graceful stop waits for requests already started to be answered. */
+const SHUTDOWN_ANSWER_MS = 5000;
+
 /** The folder holding package.json, views/ and public/ (whether running from src/ or dist/). */
 function projectRoot(): string {
   let dir = __dirname;
@@ -207,6 +210,11 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   const close = async () => {
     gateway.stopAccepting();
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Frames not started are refused from now on; those started finish, so every write
+    // committed has its ack handed to its socket before the 1001 close below.
+    const answered = dispatcher.stop(SHUTDOWN_ANSWER_MS);
+    await chat.drain();
+    if (!(await answered)) logger.warn(`shutdown: requests still running after ${SHUTDOWN_ANSWER_MS} ms are cut off`);
     await chat.drain();
     await gateway.closeAll(CloseCode.goingAway, 'server shutting down', 2000);
     gateway.close();

@@ -89,6 +89,17 @@ export interface Config {
   storageMaxBytes: number;
   /** Entries older than this many days are deleted, with their GIFs (0: keep forever). */
   historyDays: number;
+  // Sockets per address and session, /metrics, the server's own origin, error details.
+  /** WebSocket connections one client address may hold open at once, across processes (more: HTTP 429). */
+  socketsPerIp: number;
+  /** WebSocket connections one session may hold open at once, across processes (more: HTTP 429). */
+  socketsPerSession: number;
+  /** Bearer token /metrics asks for; unset: /metrics answers loopback peers only. */
+  metricsToken: string | undefined;
+  /** The server's own origin as browsers see it (e.g. https://chat.example.com); unset: the Host header, for loopback and private-network hosts only. */
+  publicUrl: string | undefined;
+  /** True when NODE_ENV=development: error pages show stacks. */
+  development: boolean;
 }
 
 /** The defaults a user gets with no environment set. */
@@ -136,6 +147,12 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   uploadBytesPerDay: 200 * 1024 * 1024,
   storageMaxBytes: 0,
   historyDays: 0,
+  // Sockets per address and session, /metrics, the server's own origin, error details.
+  socketsPerIp: 50,
+  socketsPerSession: 20,
+  metricsToken: undefined,
+  publicUrl: undefined,
+  development: false,
 };
 
 /** Thrown when the environment holds a value the server cannot start with. */
@@ -191,6 +208,28 @@ function url(env: Env, name: string, schemes: string[], example: string): string
   }
   if (!schemes.includes(parsed.protocol)) throw new ConfigError(`${name} must start with ${schemes.map((s) => `${s}//`).join(' or ')} (like ${example})`);
   return raw;
+}
+
+/** METRICS_TOKEN: a bearer token (visible ASCII, at least 16 characters), or undefined. */
+function metricsToken(env: Env): string | undefined {
+  const raw = env.METRICS_TOKEN?.trim();
+  if (!raw) return undefined;
+  if (!/^[\x21-\x7e]{16,512}$/.test(raw)) throw new ConfigError('METRICS_TOKEN must be 16 to 512 visible ASCII characters (no spaces), e.g. from `openssl rand -hex 32`');
+  return raw;
+}
+
+/** PUBLIC_URL: the origin browsers reach the server at (required in production), without path. */
+function publicUrl(env: Env, production: boolean): string | undefined {
+  const raw = url(env, 'PUBLIC_URL', ['http:', 'https:'], 'https://chat.example.com');
+  if (raw === undefined) {
+    if (production) throw new ConfigError('PUBLIC_URL is required when NODE_ENV=production (the origin browsers use, e.g. https://chat.example.com): it is how the server tells its own pages from other sites');
+    return undefined;
+  }
+  const parsed = new URL(raw);
+  if (parsed.pathname !== '/' || parsed.search || parsed.hash || parsed.username || parsed.password) {
+    throw new ConfigError(`PUBLIC_URL must be an origin only (scheme, host and port, like https://chat.example.com), got "${raw}"`);
+  }
+  return parsed.origin;
 }
 
 /** WORKERS: a count, or `auto` for one per core. */
@@ -289,6 +328,12 @@ export function loadConfig(env: Env, keeper?: SecretKeeper): LoadedConfig {
     uploadBytesPerDay: int(env, 'UPLOAD_BYTES_PER_DAY', defaults.uploadBytesPerDay, 1024, Number.MAX_SAFE_INTEGER),
     storageMaxBytes: int(env, 'STORAGE_MAX_BYTES', defaults.storageMaxBytes, 0, Number.MAX_SAFE_INTEGER),
     historyDays: int(env, 'HISTORY_DAYS', defaults.historyDays, 0, 100 * 365),
+    // Sockets per address and session, /metrics, the server's own origin, error details.
+    socketsPerIp: int(env, 'SOCKETS_PER_IP', defaults.socketsPerIp, 1, 1_000_000),
+    socketsPerSession: int(env, 'SOCKETS_PER_SESSION', defaults.socketsPerSession, 1, 1_000_000),
+    metricsToken: metricsToken(env),
+    publicUrl: publicUrl(env, production),
+    development: env.NODE_ENV === 'development',
   };
   if (config.maxReplyBytes >= config.outboxLimit) {
     throw new ConfigError(

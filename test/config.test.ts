@@ -4,6 +4,7 @@ import { ConfigError, defaults, loadConfig } from '../src/config';
 describe('config', () => {
   test('defaults when nothing is set, with a warning about the random cookie secret', () => {
     const { config, warnings } = loadConfig({});
+    expect(config).toMatchObject({ socketsPerIp: 50, socketsPerSession: 20, metricsToken: undefined, publicUrl: undefined, development: false });
     expect(config).toMatchObject({ port: 8005, heartbeatMs: 30_000, maxPayload: 65_536, outboxLimit: 1_048_576, ratePerSec: 20, rateBurst: 40, historyLimit: 50, allowedOrigins: [] });
     expect(config.dataDir).toBe(path.resolve('./data'));
     expect(config.cookieSecret).toMatch(/^[0-9a-f]{64}$/);
@@ -18,6 +19,7 @@ describe('config', () => {
       RESUME_LIMIT: '500', KICK_BAN_MS: '1000', MAX_UPLOAD_BYTES: '4096', TRUST_PROXY: 'true', ACCESS_LOG: 'off', NODE_ENV: 'production',
       PRESENCE_GRACE_MS: '5000', OWNER_AWAY_MS: '60000', ROOM_TTL_MS: '0', SWEEP_MS: '250',
       DATABASE_URL: 'postgres://chat:pw@db:5432/chat', REDIS_URL: 'redis://cache:6379', WORKERS: '3',
+      SOCKETS_PER_IP: '7', SOCKETS_PER_SESSION: '3', METRICS_TOKEN: 'a'.repeat(32), PUBLIC_URL: 'https://Chat.Example.com/',
     });
     expect(warnings).toEqual([]);
     expect(config).toMatchObject({
@@ -26,6 +28,7 @@ describe('config', () => {
       trustProxy: true, accessLog: false, production: true,
       presenceGraceMs: 5000, ownerAwayMs: 60_000, roomTtlMs: 0, sweepMs: 250,
       databaseUrl: 'postgres://chat:pw@db:5432/chat', redisUrl: 'redis://cache:6379', workers: 3,
+      socketsPerIp: 7, socketsPerSession: 3, metricsToken: 'a'.repeat(32), publicUrl: 'https://chat.example.com', development: false,
     });
     expect(loadConfig({ WORKERS: 'auto', DATABASE_URL: 'postgresql://h/db', REDIS_URL: 'rediss://h' }).config.workers).toBeGreaterThanOrEqual(1);
   });
@@ -54,6 +57,12 @@ describe('config', () => {
     [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY'],
     [{ ALLOWED_ORIGINS: 'not a url' }, 'ALLOWED_ORIGINS'],
     [{ NODE_ENV: 'production' }, 'COOKIE_SECRET'],
+    [{ NODE_ENV: 'production', COOKIE_SECRET: 's' }, 'PUBLIC_URL is required'],
+    [{ PUBLIC_URL: 'chat.example.com' }, 'PUBLIC_URL'],
+    [{ PUBLIC_URL: 'https://chat.example.com/app' }, 'PUBLIC_URL must be an origin'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN'],
+    [{ SOCKETS_PER_IP: '0' }, 'SOCKETS_PER_IP'],
+    [{ SOCKETS_PER_SESSION: 'many' }, 'SOCKETS_PER_SESSION'],
     [{ SWEEP_MS: '5' }, 'SWEEP_MS'],
     [{ DATABASE_URL: 'mysql://h/db' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],

@@ -32,6 +32,11 @@ export class Dispatcher {
    */
   onMessageTime: ((seconds: number) => void) | undefined;
   private readonly routes = new Map<string, Route>();
+  /** Frames started and not answered yet. */
+  private inFlight = 0;
+  /** Set by stop(): frames not started yet are refused. */
+  private stopping = false;
+  private readonly idleWaiters = new Set<() => void>();
 
   constructor(
     private readonly chat: Chat,
@@ -67,8 +72,32 @@ export class Dispatcher {
     this.run(conn, data, isBinary);
   }
 
+  /**
+   * The first step of a graceful shutdown. From now on a frame that has not started (arriving
+   * later, or waiting behind an earlier frame of its socket) is not handled: it is answered
+   * `unavailable` (nothing was done; the client sends it again after reconnecting). Resolves
+   * once every frame already started has been answered (a `message` after its commit, with
+   * its ack handed to its socket), or after `graceMs` (a handler stuck on a dependency that
+   * is down); true when all were answered. Never rejects.
+   */
+  stop(graceMs: number): Promise<boolean> {
+    this.stopping = true;
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (all: boolean) => {
+        clearTimeout(timer);
+        this.idleWaiters.delete(wake);
+        resolve(all);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), graceMs);
+      this.idleWaiters.add(wake);
+    });
+  }
+
   private run(conn: Connection, data: Buffer, isBinary: boolean): void {
     conn.busy = true;
+    this.inFlight++;
     let released = false;
     const release = () => {
       if (released) return;
@@ -78,7 +107,10 @@ export class Dispatcher {
       if (conn.backlog?.length === 0) conn.backlog = null;
       if (next) this.run(conn, next.data, next.isBinary);
     };
-    void this.handle(conn, data, isBinary, release).then(release);
+    void this.handle(conn, data, isBinary, release).then(() => {
+      release();
+      if (--this.inFlight === 0) for (const wake of [...this.idleWaiters]) wake();
+    });
   }
 
   /** Handles one frame; never rejects. */
@@ -88,6 +120,7 @@ export class Dispatcher {
     const envelope = parseEnvelope(data.toString());
     if (isProblem(envelope)) return this.fail(conn, envelope.code, envelope.message, envelope.id);
     const { event, id } = envelope;
+    if (this.stopping) return this.fail(conn, 'unavailable', 'the server is shutting down: send it again once reconnected', id);
     const route = this.routes.get(event);
     if (!route) return this.fail(conn, 'unknown_event', `unknown event "${event.slice(0, 64)}"`, id);
     const after: (() => void)[] = [];

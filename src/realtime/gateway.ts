@@ -11,7 +11,7 @@ import { originAllowed } from '../web/origin';
 import { encodePush, Limits, MEMBERS_MAX, MEMBERS_MIN, NAME_MAX, PASSWORD_MAX, TEXT_MAX, TITLE_MAX, UserInfo } from '../protocol';
 import { toWireError } from '../protocol/errors';
 import type { SessionIdentity } from '../sessions/session-identity';
-import type { Limiter } from '../limits/limiter';
+import type { Lease, Limiter } from '../limits/limiter';
 
 /** Everything the WebSocket side needs. */
 export interface GatewayDeps {
@@ -32,13 +32,21 @@ export function clientAddress(req: IncomingMessage, trustProxy: boolean): string
   return first || req.socket.remoteAddress || 'unknown';
 }
 
-function refuse(socket: Duplex, status: number, reason: string): void {
+function refuse(socket: Duplex, status: number, reason: string, headers = ''): void {
   const body = `${reason}\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${headers}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
   socket.destroy();
 }
+
+/** Retry-After (seconds) of an upgrade refused for too many open sockets: a place frees when one of them closes. */
+export const SOCKETS_RETRY_AFTER_S = 10;
+
+/** A refusal for too many sockets is logged at most once per address per this long. */
+const REFUSAL_LOG_MS = 60_000;
+/** Addresses remembered for that (the oldest forgotten first): bounded under a flood from many addresses. */
+const REFUSAL_LOG_MAX = 1000;
 
 const CONN = Symbol('connection');
 /** A WebSocket carrying its Connection, so listeners can be shared by all sockets. */
@@ -72,6 +80,8 @@ export class Gateway {
   private nextSlot = 0;
   private readonly limits: Limits;
   private accepting = true;
+  /** When each address's last refusal for too many sockets was logged (insertion order: oldest first). */
+  private readonly refusalsLogged = new Map<string, number>();
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
   // Socket listeners, shared by every socket (no closures per socket); `this` is the WebSocket.
   private readonly onSocketError: (this: WebSocket, err: Error) => void;
@@ -121,29 +131,73 @@ export class Gateway {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const onError = (err: Error) => this.deps.logger.warn(`upgrade socket error: ${err.message}`);
     socket.on('error', onError);
-    const refused = (status: number, text: string, why: string) => {
-      if (this.deps.config.accessLog) this.deps.logger.info(`upgrade refused ${status}: ${why} (from ${clientAddress(req, this.deps.config.trustProxy)}, origin ${req.headers.origin ?? 'none'})`);
-      refuse(socket, status, text);
+    // 429s are logged by tooMany (once per address per minute), the rest with the access log.
+    const refused = (status: number, text: string, why: string, headers = '') => {
+      if (this.deps.config.accessLog && status !== 429) this.deps.logger.info(`upgrade refused ${status}: ${why} (from ${clientAddress(req, this.deps.config.trustProxy)}, origin ${req.headers.origin ?? 'none'})`);
+      refuse(socket, status, text, headers);
     };
     if (!this.accepting) return refused(503, 'Service Unavailable', 'the server is shutting down');
-    if (!originAllowed(req, this.deps.config.allowedOrigins, this.deps.config.trustProxy)) return refused(403, 'Forbidden', 'origin not allowed');
-    this.deps.identity.userFor(req).then(
-      ({ user, sessionId, muted }) => {
+    if (!originAllowed(req, this.deps.config)) return refused(403, 'Forbidden', 'origin not allowed');
+    const address = clientAddress(req, this.deps.config.trustProxy);
+    this.deps.identity
+      .userFor(req)
+      .then(async ({ user, sessionId, muted }) => {
+        const leases = await this.holdPlaces(address, sessionId);
+        if (typeof leases === 'string') return refused(429, 'Too Many Requests', leases, `Retry-After: ${SOCKETS_RETRY_AFTER_S}\r\n`);
+        // The places are held for as long as the TCP socket lives, however it ends (close, error, terminate, shutdown).
+        const release = () => leases.forEach((lease) => lease.release());
+        if (socket.destroyed) return release();
+        socket.once('close', release);
         if (!this.accepting) return refused(503, 'Service Unavailable', 'the server is shutting down');
-        if (socket.destroyed) return;
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           socket.off('error', onError);
           this.accept(ws, socket, user, sessionId, req, muted);
         });
-      },
-      (err) => {
+      })
+      .catch((err: unknown) => {
         const wire = toWireError(err);
         if (wire.unexpected) this.deps.logger.error('resolving a session failed', err);
-        // The session store is down: the client retries later.
+        // The session store or the limiter is down: the client retries later.
         if (wire.code === 'unavailable') return refused(503, 'Service Unavailable', wire.message);
         refused(500, 'Internal Server Error', 'resolving the session failed');
-      },
-    );
+      });
+  }
+
+  /**
+   * Holds one of SOCKETS_PER_IP places of `address` and one of SOCKETS_PER_SESSION places of
+   * the session (when there is one), or none of them: returns why when a place is missing
+   * (logged at most once per address per minute). Rejects with `unavailable` when the
+   * limiter cannot count (the socket is refused).
+   */
+  private async holdPlaces(address: string, sessionId: string | undefined): Promise<Lease[] | string> {
+    const { config } = this.deps;
+    const perIp = await this.deps.limiter.acquire(`sockets:ip:${address}`, config.socketsPerIp);
+    if (!perIp) return this.tooMany(address, `${config.socketsPerIp} sockets open from this address (SOCKETS_PER_IP)`);
+    if (sessionId === undefined) return [perIp];
+    let perSession: Lease | undefined;
+    try {
+      perSession = await this.deps.limiter.acquire(`sockets:session:${sessionId}`, config.socketsPerSession);
+    } catch (err) {
+      perIp.release();
+      throw err;
+    }
+    if (!perSession) {
+      perIp.release();
+      return this.tooMany(address, `${config.socketsPerSession} sockets open for this session (SOCKETS_PER_SESSION)`);
+    }
+    return [perIp, perSession];
+  }
+
+  private tooMany(address: string, why: string): string {
+    const now = Date.now();
+    const last = this.refusalsLogged.get(address);
+    if (last === undefined || now - last >= REFUSAL_LOG_MS) {
+      this.refusalsLogged.delete(address);
+      this.refusalsLogged.set(address, now);
+      if (this.refusalsLogged.size > REFUSAL_LOG_MAX) this.refusalsLogged.delete(this.refusalsLogged.keys().next().value!);
+      this.deps.logger.warn(`socket refused (429) from ${address}: ${why}; further refusals of this address are not logged for a minute`);
+    }
+    return why;
   }
 
   private accept(ws: WebSocket, socket: Duplex, user: UserInfo, sessionId: string | undefined, req: IncomingMessage, muted?: string[]): void {

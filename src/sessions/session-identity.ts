@@ -30,7 +30,13 @@ function readCookie(header: string | undefined, name: string): string | undefine
 
 /**
  * Who a WebSocket is: the user of the signed session cookie it carries, so the
- * page and its socket agree; anyone else is a fresh guest.
+ * page and its socket agree; anyone else is a fresh guest (and no session row is made for it).
+ *
+ * A socket cannot set a cookie once open, so a change of rights made over it (a rename, a
+ * room's password given) cannot rotate the session id at once: it marks the session
+ * (`rotate`), and the next page request gives it a new id keeping the user and grants.
+ * Sockets still open on the old id keep working; what they save later goes to a session
+ * that is gone (the rename or grant holds for that socket only).
  */
 export class SessionIdentity {
   constructor(
@@ -70,13 +76,13 @@ export class SessionIdentity {
     if (!data) return;
     const rooms = Array.isArray(data.rooms) ? (data.rooms as unknown[]).filter((r) => r !== roomId) : [];
     // Bounded: the newest grants win.
-    await this.write(sid, { ...data, rooms: [...rooms.slice(-(MAX_GRANTS - 1)), roomId] });
+    await this.write(sid, { ...data, rooms: [...rooms.slice(-(MAX_GRANTS - 1)), roomId], rotate: true });
   }
 
   /** Stores `user` in the session (after `register`), so a reload keeps the name. */
   async saveUser(sid: string, user: UserInfo): Promise<void> {
     const data = await this.load(sid);
-    if (data) await this.write(sid, { ...data, user });
+    if (data) await this.write(sid, { ...data, user, rotate: true });
   }
 
   /**

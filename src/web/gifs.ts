@@ -148,7 +148,8 @@ export function createGifRoutes(chat: Chat, gifs: GifStore, options: UploadOptio
     try {
       const room = await chat.findRoom(String(req.params.id));
       if (!room) return refuse(res, 'not_found', 'This room does not exist.');
-      if (!(await chat.isMember(room.id, req.session.user!.id))) return refuse(res, 'forbidden', 'Join the room before posting to it.');
+      const user = req.session.user; // none without a session: no member of anything
+      if (!user || !(await chat.isMember(room.id, user.id))) return refuse(res, 'forbidden', 'Join the room before posting to it.');
       next();
     } catch (err) {
       next(err);

@@ -1,3 +1,5 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import cookieParser from 'cookie-parser';
 import express, { NextFunction, Request, Response } from 'express';
@@ -9,9 +11,8 @@ import { Histogram, Registry } from 'prom-client';
 import type { Chat } from '../chat/chat';
 import type { Hub } from '../realtime/hub';
 import { Config } from '../config';
-import { isUserInfo, newGuest } from '../chat/identity';
 import { Logger } from '../logger';
-import { originAllowed } from './origin';
+import { originAllowed, ownOrigin } from './origin';
 import { LATENCY_BUCKETS } from './metrics';
 import { ChatError } from '../protocol/errors';
 import { UserInfo } from '../protocol';
@@ -28,6 +29,8 @@ declare module 'express-session' {
     user: UserInfo;
     /** Locked rooms whose password this session gave. */
     rooms: string[];
+    /** Set when the socket side changed the session's rights (a rename, a grant): the next page gives it a new id. */
+    rotate: boolean;
   }
 }
 
@@ -49,6 +52,33 @@ export interface HttpDeps {
   root: string;
 }
 
+/** The WebSocket origin of the server's own pages (ws:// or wss://), for connect-src; undefined when not known. */
+function ownSocketOrigin(req: IncomingMessage, config: Config): string | undefined {
+  const own = ownOrigin(req, config);
+  return own?.replace(/^http/, 'ws');
+}
+
+/** True when the TCP peer is this machine (never X-Forwarded-For). */
+function loopbackPeer(req: Request): boolean {
+  const peer = req.socket.remoteAddress ?? '';
+  return peer === '::1' || /^(::ffff:)?127\./.test(peer);
+}
+
+/**
+ * Who may read /metrics: with METRICS_TOKEN, a request with `Authorization: Bearer <token>`
+ * (compared in constant time); without, a loopback peer whose request did not come through
+ * a proxy (no X-Forwarded-For or Forwarded header: a proxy on this machine is loopback too).
+ */
+function metricsAccess(req: Request, token: string | undefined): 'ok' | 'unauthorized' | 'hidden' {
+  if (token !== undefined) {
+    const given = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const digest = (text: string) => createHash('sha256').update(text).digest();
+    return timingSafeEqual(digest(given), digest(token)) ? 'ok' : 'unauthorized';
+  }
+  const proxied = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
+  return loopbackPeer(req) && !proxied ? 'ok' : 'hidden';
+}
+
 /** Guest sessions last this long without a visit. */
 const SESSION_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -57,6 +87,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const { config, chat, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // Production behaviour (no stacks, cached views) unless NODE_ENV=development says otherwise.
+  app.set('env', config.development ? 'development' : 'production');
   if (config.trustProxy) app.set('trust proxy', 1);
 
   const views = nunjucks.configure(path.join(deps.root, 'views'), { autoescape: true, noCache: !config.production });
@@ -97,8 +129,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         directives: {
           'default-src': ["'self'"],
           'script-src': ["'self'"],
-          'connect-src': ["'self'", 'ws:', 'wss:'],
+          // The page's own WebSocket, named outright: some browsers do not count ws: as 'self'.
+          'connect-src': ["'self'", (req) => ownSocketOrigin(req as IncomingMessage, config) ?? "'self'"],
           'img-src': ["'self'", 'data:', 'blob:'],
+          'style-src': ["'self'"],
+          'font-src': ["'self'"],
           // User colors come from the server's own palette; scripts stay strictly external.
           'style-src-attr': ["'unsafe-inline'"],
           'upgrade-insecure-requests': config.trustProxy ? [] : null,
@@ -111,7 +146,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   );
 
   app.use(createHealthRoute(deps.health));
-  app.get('/metrics', async (_req, res, next) => {
+  app.get('/metrics', async (req, res, next) => {
+    const access = metricsAccess(req, config.metricsToken);
+    if (access === 'unauthorized') return res.status(401).set('WWW-Authenticate', 'Bearer realm="metrics"').type('text/plain').send('A bearer token is needed.\n');
+    if (access === 'hidden') return next(); // the 404 page, as for any unknown address
     try {
       res.type(deps.metrics.contentType).send(await deps.metrics.metrics());
     } catch (err) {
@@ -139,15 +177,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       cookie: { httpOnly: true, sameSite: 'lax', secure: config.trustProxy ? 'auto' : false, maxAge: SESSION_MAX_AGE_MS },
     }),
   );
-  // Every visitor gets a guest identity that their WebSocket will share.
-  app.use((req, _res, next) => {
-    if (!isUserInfo(req.session.user)) req.session.user = newGuest();
-    next();
-  });
   // Cross-site posting: the cookie is SameSite=Lax, and a state-changing request from a
   // page must come from our own origin too.
   app.use((req, res, next) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || originAllowed(req, config.allowedOrigins, config.trustProxy)) return next();
+    if (req.method === 'GET' || req.method === 'HEAD' || originAllowed(req, config)) return next();
     res.status(403).render('error', { status: 403, message: 'This form was sent from another site, so it was refused.' });
   });
 
@@ -185,7 +218,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(status).render('error', {
       status,
       message: status >= 500 ? 'Something went wrong on our side.' : 'That request could not be served.',
-      detail: config.production ? undefined : String((err as Error)?.stack ?? err),
+      detail: config.development ? String((err as Error)?.stack ?? err) : undefined,
     });
   });
   return app;

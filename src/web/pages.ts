@@ -1,9 +1,11 @@
-import express, { Request, Response, Router } from 'express';
+import express, { NextFunction, Request, Response, Router } from 'express';
 import { Chat, roomInfo } from '../chat/chat';
 import { clientAddress } from '../realtime/gateway';
 import { ChatError, errorStatus } from '../protocol/errors';
 import { DEFAULT_MAX_MEMBERS, Entry, MEMBERS_MAX, MEMBERS_MIN, PASSWORD_MAX, roomFields, TITLE_MAX } from '../protocol';
 import { MAX_GRANTS } from '../sessions/session-identity';
+import { isUserInfo, newGuest } from '../chat/identity';
+import { UserInfo } from '../protocol';
 
 /** Values of the new-room form as typed, and a message per refused field. */
 interface RoomForm {
@@ -33,6 +35,33 @@ function readRoomForm(body: Record<string, unknown>): RoomForm & { data?: { titl
   return { values, errors, data: { title, max, password: password || undefined } };
 }
 
+/**
+ * The visitor's user, making the session (a guest) when it has none. Only pages that need an
+ * identity call this: a session row is written for them, never for a visit that only reads
+ * (the lobby), a 404, a probe or a static file.
+ */
+function sessionUser(req: Request): UserInfo {
+  if (!isUserInfo(req.session.user)) req.session.user = newGuest();
+  return req.session.user;
+}
+
+/**
+ * Gives the session a new id, keeping its user and grants, after its rights changed (a room
+ * unlocked, a rename): an id someone planted or saw before no longer carries them. The old
+ * row is removed; the new cookie goes out with the response.
+ */
+export function rotateSession(req: Request): Promise<void> {
+  const { user, rooms } = req.session;
+  return new Promise((resolve, reject) => {
+    req.session.regenerate((err: unknown) => {
+      if (err) return reject(err);
+      if (user !== undefined) req.session.user = user;
+      if (rooms !== undefined) req.session.rooms = rooms;
+      resolve();
+    });
+  });
+}
+
 /** True when this session gave the password of a locked room. */
 function granted(req: Request, roomId: string): boolean {
   return Array.isArray(req.session.rooms) && req.session.rooms.includes(roomId);
@@ -48,16 +77,32 @@ export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
   const form = express.urlencoded({ extended: false, limit: '16kb' });
   const limits = { titleMax: TITLE_MAX, membersMin: MEMBERS_MIN, membersMax: MEMBERS_MAX, passwordMax: PASSWORD_MAX };
 
-  router.get('/', async (req, res, next) => {
+  // A rename or a grant made over the socket (which cannot set a cookie) rotates the id on the
+  // next page view (only pages: a page's parallel requests for GIFs must not race to rotate).
+  const rotating = (req: Request, _res: Response, next: NextFunction) => {
+    if (req.session.rotate !== true) return next();
+    delete req.session.rotate;
+    rotateSession(req).then(() => next(), next);
+  };
+
+  router.get('/', rotating, async (req, res, next) => {
     try {
       // Most recently active first (the page's script keeps this order as rooms change), a page
       // at a time: `?cursor=` (from the page's "More rooms" link) continues after an earlier page.
       const cursor = typeof req.query.cursor === 'string' && req.query.cursor !== '' ? req.query.cursor : undefined;
       const page = await chat.listRooms(cursor);
-      res.render('lobby', { user: req.session.user, rooms: page.rooms, cursor: page.cursor, paged: cursor !== undefined });
+      // Without a session the page shows a passing guest; its script asks for a session (POST /session) before its socket opens.
+      const known = isUserInfo(req.session.user);
+      res.render('lobby', { user: known ? req.session.user : newGuest(), session: known, rooms: page.rooms, cursor: page.cursor, paged: cursor !== undefined });
     } catch (err) {
       next(err);
     }
+  });
+
+  // The lobby's script makes its session here: the socket then shares the user with every page.
+  router.post('/session', (req, res) => {
+    sessionUser(req);
+    res.status(204).end();
   });
 
   const renderNew = (res: Response, f: RoomForm, status = 200) => res.status(status).render('room-new', { ...f, limits });
@@ -66,9 +111,12 @@ export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
     try {
       const parsed = readRoomForm(req.body ?? {});
       if (!parsed.data) return renderNew(res, parsed, 400);
-      const room = await chat.createRoom(req.session.user!, parsed.data.title, parsed.data.max, parsed.data.password, address(req));
+      const room = await chat.createRoom(sessionUser(req), parsed.data.title, parsed.data.max, parsed.data.password, address(req));
       // The creator typed the password: no need to type it again to enter.
-      if (room.locked) req.session.rooms = [...(req.session.rooms ?? []).slice(-(MAX_GRANTS - 1)), room.id];
+      if (room.locked) {
+        req.session.rooms = [...(req.session.rooms ?? []).slice(-(MAX_GRANTS - 1)), room.id];
+        await rotateSession(req);
+      }
       res.redirect(303, `/room/${encodeURIComponent(room.id)}`);
     } catch (err) {
       next(err);
@@ -78,7 +126,7 @@ export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
   const renderRoom = async (req: Request, res: Response, status = 200, passwordError?: string) => {
     const room = await chat.findRoom(String(req.params.id));
     if (!room) return res.status(404).render('error', { status: 404, message: 'This room does not exist (any more).' });
-    const user = req.session.user!;
+    const user = sessionUser(req);
     const members = await chat.members(room.id);
     const present = members.some((m) => m.id === user.id);
     // Someone the room would refuse (the same checks as `join`, in the same order) gets a page
@@ -112,7 +160,7 @@ export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
       limits,
     });
   };
-  router.get('/room/:id', (req, res, next) => renderRoom(req, res).catch(next));
+  router.get('/room/:id', rotating, (req, res, next) => renderRoom(req, res).catch(next));
 
   // The password form posts here (never in a URL); a grant in the session lets the page and its socket in.
   router.post('/room/:id/unlock', form, async (req, res, next) => {
@@ -128,9 +176,10 @@ export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
       } catch {
         valid = false;
       }
+      const user = sessionUser(req);
       let ok: boolean;
       try {
-        ok = valid && (await chat.unlock(room.id, req.session.user!, address(req), password));
+        ok = valid && (await chat.unlock(room.id, user, address(req), password));
       } catch (err) {
         // Past the attempt limits, or the hashing line is full: the page says when to try again.
         if (!(err instanceof ChatError) || err.retryAfterMs === undefined) throw err;
@@ -140,6 +189,7 @@ export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
       }
       if (!ok) return void (await renderRoom(req, res, 403, password ? 'Wrong password.' : 'Enter the password.'));
       req.session.rooms = [...(req.session.rooms ?? []).filter((r) => r !== room.id).slice(-(MAX_GRANTS - 1)), room.id];
+      await rotateSession(req);
       res.redirect(303, `/room/${encodeURIComponent(room.id)}`);
     } catch (err) {
       next(err);

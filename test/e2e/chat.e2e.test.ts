@@ -36,6 +36,10 @@ describe('the GIF chat in a real browser', () => {
     const errors: string[] = [];
     for (const [who, page] of [['alice', alice], ['bob', bob]] as const) {
       page.on('pageerror', (err) => errors.push(`${who}: ${err.message}`));
+      // Anything the Content-Security-Policy blocked (a style, a socket) is reported on the console.
+      page.on('console', (msg) => {
+        if (/Content Security Policy/i.test(msg.text())) errors.push(`${who}: ${msg.text()}`);
+      });
       page.on('dialog', (dialog) => void dialog.accept());
     }
 

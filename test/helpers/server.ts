@@ -61,12 +61,17 @@ afterAll(() => {
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Visits the lobby page like a browser and returns its session cookie (`name=value`) and the page's user. */
+/**
+ * Makes a session like the lobby's script does (POST /session) and returns its cookie
+ * (`name=value`) and the lobby page as that session sees it.
+ */
 export async function browserSession(url: string): Promise<{ cookie: string; html: string }> {
-  const res = await fetch(`${url}/`);
+  const res = await fetch(`${url}/session`, { method: 'POST', headers: { origin: url } });
   const setCookie = res.headers.get('set-cookie');
-  if (!setCookie) throw new Error('the page set no session cookie');
-  return { cookie: setCookie.split(';')[0], html: await res.text() };
+  if (!setCookie) throw new Error('POST /session set no session cookie');
+  const cookie = setCookie.split(';')[0];
+  const page = await fetch(`${url}/`, { headers: { cookie } });
+  return { cookie, html: await page.text() };
 }
 
 /** Limits lifted for tests whose clients send faster than a person (the rates' own tests keep the defaults). */

@@ -111,7 +111,7 @@ describe('gateway: origin, frame limits, heartbeat, cleanup', () => {
   });
 
   test('every per-socket listener, timer and record is released on close', async () => {
-    const s = await startServer({ heartbeatMs: 1000, presenceGraceMs: 200, sweepMs: 50 });
+    const s = await startServer({ heartbeatMs: 1000, presenceGraceMs: 200, sweepMs: 50, socketsPerIp: 1000 }); // 40 a round, the last round's maybe still closing
     const owner = await TestClient.connect(s.wsUrl);
     const room = await owner.request('create', { title: 'busy', max: 1000 });
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;

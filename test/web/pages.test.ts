@@ -18,7 +18,7 @@ describe('pages', () => {
       const html = await res.text();
       expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     }
-    const cookie = (await fetch(s.url)).headers.get('set-cookie')!;
+    const cookie = (await fetch(`${s.url}/session`, { method: 'POST' })).headers.get('set-cookie')!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
   });
@@ -43,8 +43,10 @@ describe('pages', () => {
     expect(good.status).toBe(303);
     const location = good.headers.get('location')!;
     expect(location).toMatch(/^\/room\/r_/);
-    // The creator typed the password, so the room opens for them.
-    const page = await (await fetch(s.url + location, { headers: { cookie } })).text();
+    // The creator typed the password, so the room opens for them (under a new session id: rights changed).
+    const rotated = good.headers.get('set-cookie')!.split(';')[0];
+    expect(rotated).not.toBe(cookie);
+    const page = await (await fetch(s.url + location, { headers: { cookie: rotated } })).text();
     expect(page).toContain('id="log"');
     const watcher = await TestClient.connect(s.wsUrl);
     const [room] = (await watcher.request('chatrooms')).rooms;
@@ -68,10 +70,11 @@ describe('pages', () => {
     expect(await wrong.text()).toContain('Wrong password.');
     const right = await fetch(`${s.url}/room/${room.id}/unlock`, { method: 'POST', headers, body: form({ password: 'meow' }), redirect: 'manual' });
     expect(right.status).toBe(303);
-    const open = await (await fetch(`${s.url}/room/${room.id}`, { headers: { cookie } })).text();
+    const rotated = right.headers.get('set-cookie')!.split(';')[0];
+    const open = await (await fetch(`${s.url}/room/${room.id}`, { headers: { cookie: rotated } })).text();
     expect(open).toContain('classified words');
     // The page's socket shares the grant: it joins without sending the password.
-    const socket = await TestClient.connect(s.wsUrl, { headers: { cookie } });
+    const socket = await TestClient.connect(s.wsUrl, { headers: { cookie: rotated } });
     expect((await socket.request('join', { room: room.id })).history.some((e: any) => e.text === 'classified words')).toBe(true);
   });
 
