@@ -89,7 +89,7 @@ describe('room-password guessing', () => {
 
   test('guesses run in a bounded line: past it `unavailable` with retryAfterMs, and a GIF is still served meanwhile', async () => {
     // Attempt limits out of the way, to load the hashing line itself.
-    const s = await startServer({ passwordAttemptsPerMinute: 1000 });
+    const s = await startServer({ passwordAttemptsPerMinute: 1000, socketsPerIp: 1000 });
     const { cookie } = await browserSession(s.url);
     const member = await TestClient.connect(s.wsUrl, { headers: { cookie } });
     const room = await member.request('create', { title: 'Vault', password: 'hunter2' });

@@ -11,6 +11,7 @@ describe('identity: welcome, register, availableUsers', () => {
       user: { id: expect.any(String), name: expect.any(String), color: expect.stringMatching(/^#[0-9a-f]{6}$/) },
       heartbeatMs: 12_345,
       limits: expect.objectContaining({ maxPayload: 65536, ratePerSec: 20, rateBurst: 40, textMax: 4000, nameMax: 32 }),
+      muted: [],
     });
     const b = await TestClient.connect(s.wsUrl);
     expect(b.user.id).not.toBe(a.user.id);
