@@ -72,7 +72,7 @@ export interface Config {
   maxReplyBytes: number;
   /** One byte budget for every room's cached history tail together; least recently used rooms are evicted first. */
   historyCacheBytes: number;
-  // Uploads and storage (abuse limits): see docs/security/uploads.md.
+  // Uploads and storage (abuse limits): see docs/security.md.
   /** GIF uploads one user may have in flight at once, across processes (past it: 429 `rate_limited`). */
   uploadsPerUser: number;
   /** GIF uploads this process receives at once, all users together (past it: 503 `unavailable`). */

@@ -26,7 +26,7 @@ function send(res: Response, err: ChatError): void {
   refuse(res, err.code, err.message, err.retryAfterMs);
 }
 
-/** What the upload route is bounded by (see docs/security/uploads.md). */
+/** What the upload route is bounded by (see docs/security.md). */
 export interface UploadOptions {
   /** Largest GIF in bytes (MAX_UPLOAD_BYTES). */
   maxBytes: number;
