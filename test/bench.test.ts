@@ -26,6 +26,7 @@ describe('benchmark harness', () => {
       'cross-process fan-out',
       'cross-process chatty rooms',
       'durable throughput on PostgreSQL',
+      'abuse',
     ]);
     const kinds = (name: string) => Object.keys(result.summary[name]);
     for (const name of ['fan-out', 'chatty rooms', 'idle connections', 'reconnect storm', 'durable throughput', 'request/ack', 'hostile members']) {
@@ -40,6 +41,10 @@ describe('benchmark harness', () => {
     expect(result.summary['fan-out']['gif-chat'].delivered).toBe(400);
     expect(result.summary['durable throughput']['gif-chat'].ackedPerSec).toBeGreaterThan(0);
     expect(result.summary['reconnect storm']['gif-chat']).toMatchObject({ missed: 0, doubled: 0 });
+    // The abuse scenario measured the people calm and under every attack, and the server's memory.
+    expect(kinds('abuse')).toEqual(['gif-chat']);
+    const abuse = result.summary['abuse']['gif-chat'];
+    for (const key of ['calmP99', 'floodP99', 'repliesP99', 'passwordsP99', 'uploadsP99', 'roomsP99', 'whispersP99', 'socketsP99', 'rssBaseMiB', 'rssAfterMiB']) expect(abuse[key]).toBeGreaterThan(0);
     // Latency was read from the send stamps of every server's receipts.
     for (const kind of ['gif-chat', 'socket.io', 'bare-ws']) expect(result.summary['chatty rooms'][kind].max).toBeGreaterThan(0);
   });
