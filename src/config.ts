@@ -100,6 +100,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** True when NODE_ENV=development: error pages show stacks. */
   development: boolean;
+  /** New sessions (rows in the store) one client address may start per hour. */
+  sessionsPerHour: number;
 }
 
 /** The defaults a user gets with no environment set. */
@@ -153,6 +155,7 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   metricsToken: undefined,
   publicUrl: undefined,
   development: false,
+  sessionsPerHour: 300,
 };
 
 /** Thrown when the environment holds a value the server cannot start with. */
@@ -334,6 +337,7 @@ export function loadConfig(env: Env, keeper?: SecretKeeper): LoadedConfig {
     metricsToken: metricsToken(env),
     publicUrl: publicUrl(env, production),
     development: env.NODE_ENV === 'development',
+    sessionsPerHour: int(env, 'SESSIONS_PER_HOUR', defaults.sessionsPerHour, 1, 1_000_000),
   };
   if (config.maxReplyBytes >= config.outboxLimit) {
     throw new ConfigError(

@@ -184,7 +184,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(403).render('error', { status: 403, message: 'This form was sent from another site, so it was refused.' });
   });
 
-  app.use(createPageRoutes(chat, config.trustProxy));
+  app.use(createPageRoutes(chat, { trustProxy: config.trustProxy, limiter: deps.limiter, sessionsPerHour: config.sessionsPerHour }));
   app.use(
     createGifRoutes(chat, deps.gifs, {
       maxBytes: config.maxUploadBytes,

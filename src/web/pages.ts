@@ -1,5 +1,6 @@
 import express, { NextFunction, Request, Response, Router } from 'express';
-import { Chat, roomInfo } from '../chat/chat';
+import { Chat, roomInfo, waitText } from '../chat/chat';
+import type { Limiter } from '../limits/limiter';
 import { clientAddress } from '../realtime/gateway';
 import { ChatError, errorStatus } from '../protocol/errors';
 import { DEFAULT_MAX_MEMBERS, Entry, MEMBERS_MAX, MEMBERS_MIN, PASSWORD_MAX, roomFields, TITLE_MAX } from '../protocol';
@@ -71,8 +72,26 @@ function granted(req: Request, roomId: string): boolean {
  * The server-rendered pages: lobby, new-room form, room. They read and change the chat
  * through the same operations as the WebSocket handlers.
  */
-export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
-  const address = (req: Request) => clientAddress(req, trustProxy);
+export interface PageOptions {
+  trustProxy: boolean;
+  limiter: Limiter;
+  /** New sessions one client address may start per hour (SESSIONS_PER_HOUR). */
+  sessionsPerHour: number;
+}
+
+export function createPageRoutes(chat: Chat, options: PageOptions): Router {
+  const address = (req: Request) => clientAddress(req, options.trustProxy);
+  const sessionRates = [{ limit: options.sessionsPerHour, windowMs: 3_600_000 }];
+  // Before a route that may start the visitor's session (a row in the store): new sessions are
+  // rated per address, so a script cannot mint rows without bound. A known visitor passes.
+  const mayStartSession = (req: Request, res: Response, next: NextFunction) => {
+    if (isUserInfo(req.session.user)) return next();
+    options.limiter.take(`sessions:ip:${address(req)}`, sessionRates).then((verdict) => {
+      if (verdict.ok) return next();
+      res.set('Retry-After', String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))));
+      res.status(429).render('error', { status: 429, message: `Too many new visitors from this address. Try again in ${waitText(verdict.retryAfterMs)}.` });
+    }, next);
+  };
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '16kb' });
   const limits = { titleMax: TITLE_MAX, membersMin: MEMBERS_MIN, membersMax: MEMBERS_MAX, passwordMax: PASSWORD_MAX };
@@ -100,14 +119,14 @@ export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
   });
 
   // The lobby's script makes its session here: the socket then shares the user with every page.
-  router.post('/session', (req, res) => {
+  router.post('/session', mayStartSession, (req, res) => {
     sessionUser(req);
     res.status(204).end();
   });
 
   const renderNew = (res: Response, f: RoomForm, status = 200) => res.status(status).render('room-new', { ...f, limits });
   router.get('/room/new', (_req, res) => renderNew(res, { values: { title: '', max: String(DEFAULT_MAX_MEMBERS), password: '' }, errors: {} }));
-  router.post('/room/new', form, async (req, res, next) => {
+  router.post('/room/new', form, mayStartSession, async (req, res, next) => {
     try {
       const parsed = readRoomForm(req.body ?? {});
       if (!parsed.data) return renderNew(res, parsed, 400);
@@ -160,10 +179,10 @@ export function createPageRoutes(chat: Chat, trustProxy: boolean): Router {
       limits,
     });
   };
-  router.get('/room/:id', rotating, (req, res, next) => renderRoom(req, res).catch(next));
+  router.get('/room/:id', rotating, mayStartSession, (req, res, next) => renderRoom(req, res).catch(next));
 
   // The password form posts here (never in a URL); a grant in the session lets the page and its socket in.
-  router.post('/room/:id/unlock', form, async (req, res, next) => {
+  router.post('/room/:id/unlock', form, mayStartSession, async (req, res, next) => {
     try {
       const room = await chat.findRoom(String(req.params.id));
       if (!room) return void (await renderRoom(req, res));

@@ -58,6 +58,28 @@ describe('sessions', () => {
     expect(await countSessionRows(s)).toBe(1);
   });
 
+  test('SESSIONS_PER_HOUR: a script minting sessions from one address is refused with 429 and Retry-After past the rate; known visitors and reads are not', async () => {
+    // Tried: 8 cookieless POST /session and room pages from one address, with a rate of 5 an hour.
+    const s = await startServer({ sessionsPerHour: 5 });
+    const { cookie } = await browserSession(s.url);
+    const socket = await TestClient.connect(s.wsUrl, { headers: { cookie } });
+    const room = await socket.request('create', { title: 'r' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${s.url}/session`, { method: 'POST', headers: { origin: s.url } })).status);
+    const page = await fetch(`${s.url}/room/${room.id}`);
+    statuses.push(page.status);
+    expect(statuses).toEqual([204, 204, 204, 204, 429]);
+    expect(Number(page.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await page.text()).toMatch(/Too many new visitors from this address\. Try again in \d+ minutes/);
+    expect((await fetch(`${s.url}/session`, { method: 'POST', headers: { origin: s.url } })).status).toBe(429);
+    // A known visitor still gets their pages; anyone may still read the lobby.
+    expect((await fetch(`${s.url}/room/${room.id}`, { headers: { cookie } })).status).toBe(200);
+    expect((await fetch(`${s.url}/session`, { method: 'POST', headers: { origin: s.url, cookie } })).status).toBe(204);
+    expect((await fetch(`${s.url}/`)).status).toBe(200);
+    // Rows: the known visitor's and the 4 admitted (counted by pruning them all).
+    expect(await countSessionRows(s)).toBe(5);
+  });
+
   test('unlocking a room through the form gives the session a new id, keeping its user and grants; the old id is gone', async () => {
     const s = await startServer();
     const owner = await TestClient.connect(s.wsUrl);
