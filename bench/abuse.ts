@@ -308,13 +308,13 @@ export const abuse: Scenario = {
   kinds: ['gif-chat'],
   metrics: metricsOf(),
   async run(kind, mode): Promise<Metrics> {
-    const phaseMs = pick(mode, 8000, 5000, 800);
+    const phaseMs = pick(mode, 8000, 5000, 300);
     return withServerAndWorker(kind, async (server, worker) => {
       const setup = await Raw.open(server.url);
       const room = (await setup!.request('create', { title: 'Town square', max: 1000 })).data.id as string;
       await worker.call('connect', { kind, url: server.url, count: pick(mode, 20, 20, 3), rooms: [room], join: true, concurrency: 10 });
       const bystander = setup!.user!.id;
-      await sleep(1000);
+      await sleep(pick(mode, 1000, 1000, 200));
       const base = server.rss();
       let peak = base;
       const sampler = setInterval(() => (peak = Math.max(peak, server.rss())), 100);
@@ -342,7 +342,7 @@ export const abuse: Scenario = {
         clearInterval(sampler);
         setup?.close();
       }
-      await sleep(pick(mode, 5000, 5000, 500));
+      await sleep(pick(mode, 5000, 5000, 200));
       out.probeFailures = failures;
       out.rssBaseMiB = base / 1024 / 1024;
       out.rssPeakMiB = peak / 1024 / 1024;

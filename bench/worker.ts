@@ -184,8 +184,8 @@ const ops = {
     return { start, end: now(), acked, seqs };
   },
 
-  /** Every client sends `rate` messages a second to its room for `durationMs`, each at a random phase. */
-  async paced(a: { rate: number; durationMs: number }) {
+  /** Every client sends `rate` messages a second to its room for `durationMs`, each at a random phase; then waits `tailMs` (default 500) for the last acks. */
+  async paced(a: { rate: number; durationMs: number; tailMs?: number }) {
     const stopAt = now() + a.durationMs;
     let sent = 0;
     let acked = 0;
@@ -205,7 +205,7 @@ const ops = {
         }
       }),
     );
-    await sleep(500);
+    await sleep(a.tailMs ?? 500);
     return { sent, acked, failed };
   },
 
@@ -338,6 +338,20 @@ const ops = {
       for (const seq of a.acked[t.room] ?? []) if (seq > t.floor && !seen.has(seq)) missed++;
     }
     return { missed, doubled };
+  },
+
+  /**
+   * Back to a fresh worker's state for the next cell of a run that keeps its workers: every
+   * client dropped (as a worker's exit drops them), counters and tracking cleared.
+   */
+  async clear(_?: object) {
+    for (const t of state.clients) t.client.drop();
+    await Promise.race([Promise.all(state.clients.map((t) => t.client.closed)), sleep(1000)]);
+    state.clients = [];
+    state.trackSeqs = false;
+    state.measureLatency = false;
+    state.joinRetries = 0;
+    return ops.reset();
   },
 
   async closeAll(_?: object) {
