@@ -178,7 +178,8 @@ async function spawnServer(kind: ServerKind, env: Record<string, string>, servic
     rss: () => (clustered ? [pid, ...processes] : [pid]).reduce((a, p) => a + rssBytes(p), 0),
     stop: async () => {
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      // Unref'd: the wait bounds the stop, but must not keep the run alive 10 s after its end.
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
       killAll();
       fs.rmSync(dataDir, { recursive: true, force: true });
       await services?.release();
@@ -232,7 +233,7 @@ export class LoadWorker {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.disconnect();
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
     this.child.kill('SIGKILL');
   }
 }
