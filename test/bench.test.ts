@@ -26,6 +26,7 @@ describe('benchmark harness', () => {
       'cross-process fan-out',
       'cross-process chatty rooms',
       'durable throughput on PostgreSQL',
+      'abuse',
     ]);
     const kinds = (name: string) => Object.keys(result.summary[name]);
     for (const name of ['fan-out', 'chatty rooms', 'idle connections', 'reconnect storm', 'durable throughput', 'request/ack', 'hostile members']) {
@@ -33,6 +34,7 @@ describe('benchmark harness', () => {
     }
     expect(kinds('cross-process fan-out').sort()).toEqual(['gif-chat', 'gif-chat-cluster', 'socket.io-cluster']);
     expect(kinds('durable throughput on PostgreSQL').sort()).toEqual(['gif-chat', 'gif-chat-pg']);
+    expect(kinds('abuse')).toEqual(['gif-chat']);
     // Across processes, deliveries really crossed: some receivers were on the other process.
     expect(result.summary['cross-process fan-out']['gif-chat-cluster'].crossPercent).toBeGreaterThan(0);
     expect(result.summary['durable throughput on PostgreSQL']['gif-chat-pg'].ackedPerSec).toBeGreaterThan(0);
@@ -40,6 +42,10 @@ describe('benchmark harness', () => {
     expect(result.summary['fan-out']['gif-chat'].delivered).toBe(400);
     expect(result.summary['durable throughput']['gif-chat'].ackedPerSec).toBeGreaterThan(0);
     expect(result.summary['reconnect storm']['gif-chat']).toMatchObject({ missed: 0, doubled: 0 });
+    // The people's round trips were timed calm and under every attack.
+    for (const key of ['calmP99', 'floodP99', 'repliesP99', 'passwordsP99', 'uploadsP99', 'roomsP99', 'whispersP99', 'socketsP99']) {
+      expect(result.summary.abuse['gif-chat'][key]).toBeGreaterThan(0);
+    }
     // Latency was read from the send stamps of every server's receipts.
     for (const kind of ['gif-chat', 'socket.io', 'bare-ws']) expect(result.summary['chatty rooms'][kind].max).toBeGreaterThan(0);
   });
