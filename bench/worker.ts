@@ -193,7 +193,8 @@ const ops = {
     const gap = 1000 / a.rate;
     await Promise.all(
       state.clients.map(async (t) => {
-        await sleep(Math.random() * gap);
+        // A phase past the end (a run shorter than the gap) sends nothing and waits no longer than the run.
+        await sleep(Math.min(Math.random() * gap, Math.max(0, stopAt - now())));
         while (now() < stopAt) {
           const due = now() + gap;
           sent++;
