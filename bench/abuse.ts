@@ -327,7 +327,7 @@ export const abuse: Scenario = {
         let worst = 0;
         for (const attack of attacks) {
           const running = await attack.start({ url: server.url, room, bystander }, mode);
-          await sleep(pick(mode, 500, 500, 100));
+          await sleep(pick(mode, 500, 500, 50));
           const got = await probe(worker, phaseMs);
           const tally = await running.stop();
           console.log(`abuse ${attack.key}: ${JSON.stringify(tally)}; people's p99 ${got.p99.toFixed(1)} ms (calm ${calm.p99.toFixed(1)})`);
@@ -335,7 +335,7 @@ export const abuse: Scenario = {
           out[`${attack.key}Ratio`] = calm.p99 > 0 ? got.p99 / calm.p99 : null;
           worst = Math.max(worst, calm.p99 > 0 ? got.p99 / calm.p99 : 0);
           failures += got.failed;
-          await sleep(pick(mode, 1000, 1000, 100));
+          await sleep(pick(mode, 1000, 1000, 50));
         }
         out.worstRatio = worst;
       } finally {

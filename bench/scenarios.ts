@@ -221,7 +221,7 @@ const chatty: Scenario = {
         await Promise.all(workers.map((w) => w.call('reset', {}).then(() => w.call('track', { latency: true, seqs: false }))));
         const used = cpuSince(server, workers);
         const t0 = Date.now();
-        const sent = await Promise.all(workers.map((w) => w.call('paced', { rate: 1, durationMs, tailMs: pick(mode, 500, 500, 200) })));
+        const sent = await Promise.all(workers.map((w) => w.call('paced', { rate: 1, durationMs, tailMs: pick(mode, 500, 500, 200), endAtStop: mode === 'smoke' })));
         const cpu = used();
         const wall = Date.now() - t0;
         const acked = sent.reduce((a, s) => a + s.acked, 0);
@@ -494,7 +494,7 @@ const clusterChatty: Scenario = {
         const used = cpuSince(server, workers);
         const services = serviceCpuSince(server);
         const t0 = Date.now();
-        const sent = await Promise.all(workers.map((w) => w.call('paced', { rate: 1, durationMs, tailMs: pick(mode, 500, 500, 200) })));
+        const sent = await Promise.all(workers.map((w) => w.call('paced', { rate: 1, durationMs, tailMs: pick(mode, 500, 500, 200), endAtStop: mode === 'smoke' })));
         const cpu = used();
         const serviceCpu = services();
         const wall = Date.now() - t0;

@@ -184,8 +184,11 @@ const ops = {
     return { start, end: now(), acked, seqs };
   },
 
-  /** Every client sends `rate` messages a second to its room for `durationMs`, each at a random phase; then waits `tailMs` (default 500) for the last acks. */
-  async paced(a: { rate: number; durationMs: number; tailMs?: number }) {
+  /**
+   * Every client sends `rate` messages a second to its room for `durationMs`, each at a random phase; then waits `tailMs` (default 500)
+   * for the last acks. With `endAtStop`, a client's wait after its last send ends at the end of the run, not a whole gap later.
+   */
+  async paced(a: { rate: number; durationMs: number; tailMs?: number; endAtStop?: boolean }) {
     const stopAt = now() + a.durationMs;
     let sent = 0;
     let acked = 0;
@@ -202,7 +205,7 @@ const ops = {
             () => acked++,
             () => failed++,
           );
-          await sleep(Math.max(0, due - now()));
+          await sleep(Math.max(0, (a.endAtStop ? Math.min(due, stopAt) : due) - now()));
         }
       }),
     );
