@@ -308,7 +308,7 @@ export const abuse: Scenario = {
   kinds: ['gif-chat'],
   metrics: metricsOf(),
   async run(kind, mode): Promise<Metrics> {
-    const phaseMs = pick(mode, 8000, 5000, 300);
+    const phaseMs = pick(mode, 8000, 5000, 200);
     return withServerAndWorker(kind, async (server, worker) => {
       const setup = await Raw.open(server.url);
       const room = (await setup!.request('create', { title: 'Town square', max: 1000 })).data.id as string;

@@ -252,7 +252,7 @@ const idle: Scenario = {
   ],
   async run(kind, mode) {
     const clients = pick(mode, 15_000, 15_000, 30);
-    const idleMs = pick(mode, 31_000, 5000, 500);
+    const idleMs = pick(mode, 31_000, 5000, 300);
     return withServer(kind, {}, (server) =>
       withWorkers(3, async (workers) => {
         const rooms = await createRooms(workers[0], kind, server.url, Math.max(1, clients / 100), 1000);
@@ -261,7 +261,7 @@ const idle: Scenario = {
         const used = cpuSince(server, workers);
         const connected = await connectAll(workers, kind, server.url, clients, rooms);
         const connecting = used();
-        await sleep(pick(mode, 1000, 1000, 200));
+        await sleep(pick(mode, 1000, 1000, 100));
         const cpu0 = server.cpuMs();
         await sleep(idleMs);
         const cpu = server.cpuMs() - cpu0;
@@ -296,12 +296,12 @@ const reconnect: Scenario = {
         await senders.call('connect', { kind, url: server.url, count: roomCount, rooms, join: true, concurrency: 20 });
         await connectAll(members, kind, server.url, clients, rooms);
         await Promise.all(members.map((w) => w.call('track', { latency: false, seqs: true })));
-        const flood = senders.call('flood', { senders: roomCount, window: 1, durationMs: pick(mode, 6000, 4000, 1000), gapMs: 100, skip: 0 });
+        const flood = senders.call('flood', { senders: roomCount, window: 1, durationMs: pick(mode, 6000, 4000, 800), gapMs: 100, skip: 0 });
         await sleep(pick(mode, 1500, 1000, 300));
         const drops = await Promise.all(members.map((w) => w.call('dropAll', {})));
         const resumed = await Promise.all(members.map((w) => w.call('resume', { concurrency: 200 })));
         const flooded = await flood;
-        await sleep(pick(mode, 1000, 1000, 300));
+        await sleep(pick(mode, 1000, 1000, 200));
         const catchUpMs = Math.max(...resumed.map((r) => r.caughtUpAt)) - Math.min(...drops.map((d) => d.at));
         if (kind === 'bare-ws') return { catchUpMs, missed: null, doubled: null };
         const checks = await Promise.all(members.map((w) => w.call('verify', { acked: flooded.acked })));
