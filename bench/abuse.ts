@@ -308,13 +308,13 @@ export const abuse: Scenario = {
   kinds: ['gif-chat'],
   metrics: metricsOf(),
   async run(kind, mode): Promise<Metrics> {
-    const phaseMs = pick(mode, 8000, 5000, 800);
+    const phaseMs = pick(mode, 8000, 5000, 200);
     return withServerAndWorker(kind, async (server, worker) => {
       const setup = await Raw.open(server.url);
       const room = (await setup!.request('create', { title: 'Town square', max: 1000 })).data.id as string;
       await worker.call('connect', { kind, url: server.url, count: pick(mode, 20, 20, 3), rooms: [room], join: true, concurrency: 10 });
       const bystander = setup!.user!.id;
-      await sleep(1000);
+      await sleep(pick(mode, 1000, 1000, 200));
       const base = server.rss();
       let peak = base;
       const sampler = setInterval(() => (peak = Math.max(peak, server.rss())), 100);
@@ -327,7 +327,7 @@ export const abuse: Scenario = {
         let worst = 0;
         for (const attack of attacks) {
           const running = await attack.start({ url: server.url, room, bystander }, mode);
-          await sleep(pick(mode, 500, 500, 100));
+          await sleep(pick(mode, 500, 500, 50));
           const got = await probe(worker, phaseMs);
           const tally = await running.stop();
           console.log(`abuse ${attack.key}: ${JSON.stringify(tally)}; people's p99 ${got.p99.toFixed(1)} ms (calm ${calm.p99.toFixed(1)})`);
@@ -335,14 +335,14 @@ export const abuse: Scenario = {
           out[`${attack.key}Ratio`] = calm.p99 > 0 ? got.p99 / calm.p99 : null;
           worst = Math.max(worst, calm.p99 > 0 ? got.p99 / calm.p99 : 0);
           failures += got.failed;
-          await sleep(pick(mode, 1000, 1000, 100));
+          await sleep(pick(mode, 1000, 1000, 50));
         }
         out.worstRatio = worst;
       } finally {
         clearInterval(sampler);
         setup?.close();
       }
-      await sleep(pick(mode, 5000, 5000, 500));
+      await sleep(pick(mode, 5000, 5000, 200));
       out.probeFailures = failures;
       out.rssBaseMiB = base / 1024 / 1024;
       out.rssPeakMiB = peak / 1024 / 1024;

@@ -53,6 +53,11 @@ const deployments: Record<ServerKind, { entry: string; workers: number; postgres
   'socket.io-cluster': { entry: socketIoPeer, workers: 2, postgres: true, redis: true },
 };
 
+/** Whether any of `kinds` runs on PostgreSQL, on Redis. */
+export function servicesOf(kinds: ServerKind[]): { postgres: boolean; redis: boolean } {
+  return { postgres: kinds.some((k) => deployments[k].postgres), redis: kinds.some((k) => deployments[k].redis) };
+}
+
 /** What each kind is, for the report. */
 export const kindLabels: Record<ServerKind, string> = {
   'gif-chat': 'gif-chat',
@@ -176,7 +181,8 @@ async function spawnServer(kind: ServerKind, env: Record<string, string>, servic
     rss: () => (clustered ? [pid, ...processes] : [pid]).reduce((a, p) => a + rssBytes(p), 0),
     stop: async () => {
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      // Unref'd: the wait bounds the stop, but must not keep the run alive 10 s after its end.
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
       killAll();
       fs.rmSync(dataDir, { recursive: true, force: true });
       await services?.release();
@@ -230,18 +236,59 @@ export class LoadWorker {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.disconnect();
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
     this.child.kill('SIGKILL');
   }
 }
 
-/** Spawns `n` workers, runs `fn`, and always stops them. */
+/** Idle load workers kept for the next cell (see keepWorkers); undefined: every cell spawns its own. */
+let kept: LoadWorker[] | undefined;
+
+/**
+ * From now on, workers outlive their cell: each is cleared (its clients dropped, its counters
+ * reset) and given to the next cell, which saves a node start per worker and cell. `warm`
+ * workers are spawned at once, to boot while the first server starts.
+ */
+export function keepWorkers(warm = 0): void {
+  kept ??= [];
+  while (kept.length < warm) kept.push(LoadWorker.spawn());
+}
+
+/** Stops the kept workers; every cell after spawns its own again. */
+export async function stopKeptWorkers(): Promise<void> {
+  const workers = kept ?? [];
+  kept = undefined;
+  await Promise.all(workers.map((w) => w.stop()));
+}
+
+/**
+ * Runs `fn` with `n` workers: spawned for it and always stopped after, or (keepWorkers) taken
+ * from the kept ones and, once `fn` succeeded and each is cleared, kept again. A worker whose
+ * cell failed is stopped, never reused.
+ */
 export async function withWorkers<T>(n: number, fn: (workers: LoadWorker[]) => Promise<T>): Promise<T> {
-  const workers = Array.from({ length: n }, () => LoadWorker.spawn());
+  const reused = kept?.splice(0, n) ?? [];
+  const workers = [...reused, ...Array.from({ length: n - reused.length }, () => LoadWorker.spawn())];
+  let succeeded = false;
   try {
-    return await fn(workers);
+    const result = await fn(workers);
+    succeeded = true;
+    return result;
   } finally {
-    await Promise.all(workers.map((w) => w.stop()));
+    await Promise.all(
+      workers.map(async (w) => {
+        if (succeeded && kept) {
+          try {
+            await w.call('clear', {});
+            kept.push(w);
+            return;
+          } catch {
+            // not cleared: stopped below
+          }
+        }
+        await w.stop();
+      }),
+    );
   }
 }
 

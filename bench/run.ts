@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ServerKind } from './clients';
-import { kindLabels, startFlags, stopAllServers } from './harness';
+import { keepWorkers, kindLabels, servicesOf, startFlags, stopAllServers, stopKeptWorkers } from './harness';
 import { baseKinds, clusterKinds, kindsOf, Metrics, Mode, Scenario, scenarios } from './scenarios';
-import { stopServices } from './services';
+import { stopServices, warmServices } from './services';
 
 /** BENCH_KINDS=gif-chat,bare-ws runs only those servers (for profiling one). */
 const kindsFor = (scenario: Scenario): ServerKind[] =>
@@ -475,14 +475,24 @@ async function main(): Promise<void> {
     process.once(signal, () => {
       console.error(`${signal}: stopping the servers and services`);
       void stopAllServers()
+        .then(stopKeptWorkers)
         .then(stopServices)
         .finally(() => process.exit(130));
     });
+  }
+  // A smoke run keeps its load workers from cell to cell (a node start each saved) and starts
+  // Redis and PostgreSQL while its first cells run; the measuring modes give every cell fresh
+  // workers, so no cell inherits another's heap, and start the services between cells.
+  if (args.mode === 'smoke') {
+    keepWorkers(3);
+    const needed = servicesOf(chosen.flatMap(kindsFor));
+    warmServices(needed.postgres, needed.redis);
   }
   let measured: { summary: Summary; raw: Raw };
   try {
     measured = await measure(args, chosen);
   } finally {
+    await stopKeptWorkers();
     await stopServices();
   }
   const seconds = (Date.now() - started.getTime()) / 1000;

@@ -5,11 +5,12 @@
  * that survives a crash of the machine). Each server under test gets a database of its own
  * and an empty Redis (see `cell`).
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { createClient } from 'redis';
 import { treeCpuMs } from './proc-stats';
 
@@ -112,7 +113,8 @@ async function startPostgres(): Promise<Service & { createDb(name: string): void
   const run = (program: string, args: string[]): [string, string[]] =>
     asRoot ? ['runuser', ['-u', 'postgres', '--', path.join(bin, program), ...args]] : [path.join(bin, program), args];
   if (asRoot) execFileSync('chown', ['postgres:', dir]);
-  execFileSync(...run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']), { stdio: 'ignore' });
+  // Not execFileSync: a run may start its services ahead of use (warmServices), and a cell runs meanwhile.
+  await promisify(execFile)(...run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']));
   const child = spawn(...run('postgres', ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1']), { stdio: 'ignore' });
   child.on('error', () => {});
   /** A fast shutdown through pg_ctl (a signal to runuser would not reach postgres), immediate if that fails. */
@@ -198,6 +200,15 @@ export async function cell(pg: boolean, withRedis: boolean): Promise<Cell> {
     commits: () => (p ? p.commits(db) : null),
     release: async () => p?.dropDb(db),
   };
+}
+
+/**
+ * Starts the services ahead of their first use, in the background (a smoke run: they come up
+ * while the first cells run). A failure to start is left to `cell` to report.
+ */
+export function warmServices(pg: boolean, withRedis: boolean): void {
+  if (pg) (postgres ??= startPostgres()).catch(() => {});
+  if (withRedis) (redis ??= startRedis()).catch(() => {});
 }
 
 /** Stops whatever services this run started. Safe to call twice, and when none were. */

@@ -184,8 +184,11 @@ const ops = {
     return { start, end: now(), acked, seqs };
   },
 
-  /** Every client sends `rate` messages a second to its room for `durationMs`, each at a random phase. */
-  async paced(a: { rate: number; durationMs: number }) {
+  /**
+   * Every client sends `rate` messages a second to its room for `durationMs`, each at a random phase; then waits `tailMs` (default 500)
+   * for the last acks. With `endAtStop`, a client's wait after its last send ends at the end of the run, not a whole gap later.
+   */
+  async paced(a: { rate: number; durationMs: number; tailMs?: number; endAtStop?: boolean }) {
     const stopAt = now() + a.durationMs;
     let sent = 0;
     let acked = 0;
@@ -193,7 +196,8 @@ const ops = {
     const gap = 1000 / a.rate;
     await Promise.all(
       state.clients.map(async (t) => {
-        await sleep(Math.random() * gap);
+        // A phase past the end (a run shorter than the gap) sends nothing and waits no longer than the run.
+        await sleep(Math.min(Math.random() * gap, Math.max(0, stopAt - now())));
         while (now() < stopAt) {
           const due = now() + gap;
           sent++;
@@ -201,11 +205,11 @@ const ops = {
             () => acked++,
             () => failed++,
           );
-          await sleep(Math.max(0, due - now()));
+          await sleep(Math.max(0, (a.endAtStop ? Math.min(due, stopAt) : due) - now()));
         }
       }),
     );
-    await sleep(500);
+    await sleep(a.tailMs ?? 500);
     return { sent, acked, failed };
   },
 
@@ -338,6 +342,20 @@ const ops = {
       for (const seq of a.acked[t.room] ?? []) if (seq > t.floor && !seen.has(seq)) missed++;
     }
     return { missed, doubled };
+  },
+
+  /**
+   * Back to a fresh worker's state for the next cell of a run that keeps its workers: every
+   * client dropped (as a worker's exit drops them), counters and tracking cleared.
+   */
+  async clear(_?: object) {
+    for (const t of state.clients) t.client.drop();
+    await Promise.race([Promise.all(state.clients.map((t) => t.client.closed)), sleep(1000)]);
+    state.clients = [];
+    state.trackSeqs = false;
+    state.measureLatency = false;
+    state.joinRetries = 0;
+    return ops.reset();
   },
 
   async closeAll(_?: object) {

@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { AddressInfo } from 'node:net';
+// The Redis and PostgreSQL parts (and their client libraries, most of a start's module loading)
+// are loaded only when REDIS_URL / DATABASE_URL ask for them: see the `await import`s below.
 import { Bus } from './bus/bus';
 import { createMemoryBus } from './bus/memory-bus';
-import { openRedisBus } from './bus/redis-bus';
 import { Chat } from './chat/chat';
 import { CACHE_PER_ROOM, HistoryCache } from './chat/history-cache';
 import { Config } from './config';
@@ -13,20 +14,16 @@ import { Logger, consoleLogger, nodeLogger } from './logger';
 import { createMemoryPresence } from './presence/memory-presence';
 import { Limiter } from './limits/limiter';
 import { createMemoryLimiter } from './limits/memory-limiter';
-import { openRedisLimiter } from './limits/redis-limiter';
 import { StorageBudget } from './limits/storage-budget';
 import { Presence } from './presence/presence';
-import { openRedisPresence } from './presence/redis-presence';
 import { CloseCode } from './protocol/errors';
 import { Dispatcher } from './realtime/dispatcher';
 import { Gateway } from './realtime/gateway';
 import { handlers } from './realtime/handlers';
 import { Hub } from './realtime/hub';
 import { SessionIdentity } from './sessions/session-identity';
-import { openPgSessionStore } from './sessions/pg-session-store';
 import { ChatSessionStore } from './sessions/session-store';
 import { FileGifStore } from './store/file-gif-store';
-import { openPgStore } from './store/pg-store';
 import { openSqliteStore } from './store/sqlite-store';
 import { Store } from './store/store';
 import { createHttpApp } from './web/http-app';
@@ -133,21 +130,21 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
       parts.store ??
       own(
         databaseUrl
-          ? await starting('cannot open PostgreSQL', 'check DATABASE_URL and that PostgreSQL is running', () => openPgStore(databaseUrl, { logger }))
+          ? await starting('cannot open PostgreSQL', 'check DATABASE_URL and that PostgreSQL is running', async () => (await import('./store/pg-store')).openPgStore(databaseUrl, { logger }))
           : await starting(`cannot open ${file}`, 'set DATA_DIR to a folder this user may write', () => openSqliteStore(file)),
       );
-    bus = parts.bus ?? own(redisUrl ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', () => openRedisBus(redisUrl, { logger })) : createMemoryBus());
+    bus = parts.bus ?? own(redisUrl ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', async () => (await import('./bus/redis-bus')).openRedisBus(redisUrl, { logger })) : createMemoryBus());
     const presenceOptions = { graceMs: config.presenceGraceMs, ttlMs: PRESENCE_TTL_MS };
     presence =
       parts.presence ??
       own(
         redisUrl
-          ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', () => openRedisPresence(redisUrl, { ...presenceOptions, logger }))
+          ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', async () => (await import('./presence/redis-presence')).openRedisPresence(redisUrl, { ...presenceOptions, logger }))
           : createMemoryPresence(presenceOptions),
       );
     limiter =
       parts.limiter ??
-      own(redisUrl ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', () => openRedisLimiter(redisUrl, { logger })) : createMemoryLimiter());
+      own(redisUrl ? await starting('cannot reach Redis', 'check REDIS_URL and that Redis is running', async () => (await import('./limits/redis-limiter')).openRedisLimiter(redisUrl, { logger })) : createMemoryLimiter());
   } catch (err) {
     for (const part of [...opened].reverse()) await part.close().catch(() => {});
     throw err;
@@ -182,7 +179,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Ap
   const identity = new SessionIdentity(store, config.cookieSecret);
   const dispatcher = new Dispatcher(chat, hub, config, identity, handlers, logger);
   // Pages' sessions: connect-pg-simple on PostgreSQL; the chat's own store otherwise (same rows either way).
-  const sessions = config.databaseUrl && !parts.store ? openPgSessionStore(config.databaseUrl, logger) : new ChatSessionStore(store);
+  const sessions = config.databaseUrl && !parts.store ? (await import('./sessions/pg-session-store')).openPgSessionStore(config.databaseUrl, logger) : new ChatSessionStore(store);
   const metrics = createMetrics(chat, hub, dispatcher, nodeId, history);
   const http_ = createHttpApp({
     config,

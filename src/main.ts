@@ -1,7 +1,6 @@
 import cluster, { Worker } from 'node:cluster';
 import os from 'node:os';
 import dotenv from 'dotenv';
-import { buildApp, StartError } from './app';
 import { Config, ConfigError, loadConfig } from './config';
 import { consoleLogger as logger } from './logger';
 import { keptCookieSecret } from './sessions/cookie-secret';
@@ -31,6 +30,8 @@ function config(): Config {
 /** One server process: builds the app, listens (sharing the port with the other workers), stops on SIGINT/SIGTERM. */
 async function serve(config: Config): Promise<void> {
   const nodeId = `${os.hostname()}-${process.pid}`;
+  // Loaded here, not at the top: a cluster's primary only supervises and never loads the app.
+  const { buildApp } = await import('./app');
   const app = await buildApp(config, { logger, nodeId });
   const port = await app.listen();
   const where = config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`;
@@ -121,9 +122,11 @@ const settings = config();
 if (settings.workers > 1 && cluster.isPrimary) {
   supervise(settings);
 } else {
-  serve(settings).catch((err) => {
+  serve(settings).catch(async (err) => {
+    // (The app's module is loaded by now, unless loading it is what failed.)
+    const StartError = await import('./app').then((m) => m.StartError, () => undefined);
     // A known cause is one sentence naming the setting to change; anything else gets its stack.
-    if (err instanceof StartError) console.error(`gif-chat: cannot start: ${err.message}`);
+    if (StartError && err instanceof StartError) console.error(`gif-chat: cannot start: ${err.message}`);
     else logger.error('start-up failed', err);
     process.exit(1);
   });

@@ -34,6 +34,7 @@ describe('benchmark harness', () => {
     }
     expect(kinds('cross-process fan-out').sort()).toEqual(['gif-chat', 'gif-chat-cluster', 'socket.io-cluster']);
     expect(kinds('durable throughput on PostgreSQL').sort()).toEqual(['gif-chat', 'gif-chat-pg']);
+    expect(kinds('abuse')).toEqual(['gif-chat']);
     // Across processes, deliveries really crossed: some receivers were on the other process.
     expect(result.summary['cross-process fan-out']['gif-chat-cluster'].crossPercent).toBeGreaterThan(0);
     expect(result.summary['durable throughput on PostgreSQL']['gif-chat-pg'].ackedPerSec).toBeGreaterThan(0);

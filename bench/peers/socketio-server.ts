@@ -15,11 +15,8 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import path from 'node:path';
 import { AddressInfo } from 'node:net';
-import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient } from 'redis';
 import { Server } from 'socket.io';
 import { silentLogger } from '../../src/logger';
-import { openPgStore } from '../../src/store/pg-store';
 import { openSqliteStore } from '../../src/store/sqlite-store';
 import { Store } from '../../src/store/store';
 import { WriteBatcher } from '../../src/store/write-batcher';
@@ -61,7 +58,10 @@ function redisMembers(redis: RedisHashes): Members {
 
 async function serve(): Promise<void> {
   const dataDir = process.env.DATA_DIR ?? './data-socketio';
-  const store: Store = process.env.DATABASE_URL ? await openPgStore(process.env.DATABASE_URL, { logger: silentLogger }) : openSqliteStore(path.join(dataDir, 'socketio.db'));
+  // The PostgreSQL and Redis client libraries are loaded only when asked for, as gif-chat loads them.
+  const store: Store = process.env.DATABASE_URL
+    ? await (await import('../../src/store/pg-store')).openPgStore(process.env.DATABASE_URL, { logger: silentLogger })
+    : openSqliteStore(path.join(dataDir, 'socketio.db'));
   const batcher = new WriteBatcher(store, silentLogger);
   /** Rooms known to exist here (the store allocates their seqs; another process may have created one). */
   const known = new Set<string>();
@@ -72,6 +72,7 @@ async function serve(): Promise<void> {
   let redis: { quit(): Promise<unknown> }[] = [];
   let members = localMembers();
   if (process.env.REDIS_URL) {
+    const [{ createClient }, { createAdapter }] = await Promise.all([import('redis'), import('@socket.io/redis-adapter')]);
     const pub = createClient({ url: process.env.REDIS_URL });
     const sub = pub.duplicate();
     await Promise.all([pub.connect(), sub.connect()]);
