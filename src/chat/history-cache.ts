@@ -167,6 +167,10 @@ interface Slot {
   late?: Entry[];
 }
 
+/** Entries a resume reads from the store first; each further read takes four times as many (at most RESUME_CHUNK_MAX). */
+const RESUME_CHUNK = 32;
+const RESUME_CHUNK_MAX = 1000;
+
 /**
  * Reads of room history, served from a per-room tail of committed entries when it
  * covers the request and from the store otherwise. Only rooms this process follows
@@ -270,12 +274,28 @@ export class HistoryCache {
     const tail = await this.current(room, undefined);
     const page = tail?.after(since, limit, maxBytes);
     if (page) return page;
-    const entries = await this.store.entriesAfter(room, since, limit + 1);
-    const json = entries.map(entryJson);
-    let end = 0;
+    // From the store in growing chunks, so a page cut short by `maxBytes` reads (and encodes)
+    // little more than it returns: a resume from 0 of large entries reads a page, not `limit` rows.
+    const entries: Entry[] = [];
+    const json: string[] = [];
     let bytes = 1;
-    while (end < Math.min(limit, entries.length) && (end === 0 || bytes + Buffer.byteLength(json[end]) + 1 <= maxBytes)) bytes += Buffer.byteLength(json[end++]) + 1;
-    return { ...jsonPage(entries.slice(0, end), json.slice(0, end)), more: end < entries.length };
+    let after = since;
+    for (let chunk = RESUME_CHUNK; ; chunk = Math.min(chunk * 4, RESUME_CHUNK_MAX)) {
+      const take = Math.min(chunk, limit - entries.length);
+      const rows = await this.store.entriesAfter(room, after, take);
+      for (const entry of rows) {
+        const text = entryJson(entry);
+        const size = Buffer.byteLength(text) + 1;
+        // Past the budget (a page holds at least one entry): this entry is the next page's.
+        if (entries.length > 0 && bytes + size > maxBytes) return { ...jsonPage(entries, json), more: true };
+        entries.push(entry);
+        json.push(text);
+        bytes += size;
+      }
+      if (rows.length < take) return { ...jsonPage(entries, json), more: false };
+      after = entries[entries.length - 1].seq;
+      if (entries.length >= limit) return { ...jsonPage(entries, json), more: (await this.store.entriesAfter(room, after, 1)).length > 0 };
+    }
   }
 
   /**
