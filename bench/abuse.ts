@@ -303,7 +303,7 @@ async function probe(worker: LoadWorker, durationMs: number): Promise<{ p99: num
 export const abuse: Scenario = {
   name: 'abuse',
   about:
-    'gif-chat with its default limits (but SOCKETS_PER_IP 100: people and attackers share 127.0.0.1). 20 people (a load worker) each send a `history` request, wait for the reply and 60 ms, calm and then while each attack runs ' +
+    'gif-chat with its default limits (but SOCKETS_PER_IP 100: people and attackers share 127.0.0.1; READ_BYTES_PER_SEC per address applies to both). 20 people (a load worker) each send a `history` request, wait for the reply and 60 ms, calm and then while each attack runs ' +
     '(attackers in the coordinating process, 127.0.0.1); server RSS before the attacks, at its peak, and 5 s after the last. What each attack got is printed per run',
   kinds: ['gif-chat'],
   metrics: metricsOf(),
@@ -356,7 +356,7 @@ export const abuse: Scenario = {
 async function withServerAndWorker<T>(kind: Parameters<typeof startServer>[0], fn: (server: RunningServer, worker: LoadWorker) => Promise<T>): Promise<T> {
   // Every limit at its default but one: people and attackers all come from 127.0.0.1 here, where
   // in life they come from many addresses; 100 sockets per address leaves the attackers 79.
-  const server = await startServer(kind, { SOCKETS_PER_IP: '100' });
+  const server = await startServer(kind, { SOCKETS_PER_IP: '100', READ_BYTES_PER_SEC: String(2 * 1024 * 1024) });
   try {
     return await withWorkers(1, ([worker]) => fn(server, worker));
   } finally {

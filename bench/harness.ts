@@ -115,6 +115,7 @@ async function spawnServer(kind: ServerKind, env: Record<string, string>, servic
       // Every load generator connects from 127.0.0.1: thousands of sockets from one address.
       SOCKETS_PER_IP: '1000000',
       SOCKETS_PER_SESSION: '1000000',
+      READ_BYTES_PER_SEC: '1073741824',
       ...(deployment.workers > 1 ? { WORKERS: String(deployment.workers) } : {}),
       ...(services?.databaseUrl ? { DATABASE_URL: services.databaseUrl } : {}),
       ...(services?.redisUrl ? { REDIS_URL: services.redisUrl } : {}),

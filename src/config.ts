@@ -102,6 +102,8 @@ export interface Config {
   development: boolean;
   /** New sessions (rows in the store) one client address may start per hour. */
   sessionsPerHour: number;
+  /** Bytes of history (join and history pages) one client address may read a second, with 4 s of it at once. */
+  readBytesPerSec: number;
 }
 
 /** The defaults a user gets with no environment set. */
@@ -156,6 +158,7 @@ export const defaults: Omit<Config, 'cookieSecret' | 'dataDir'> & { dataDir: str
   publicUrl: undefined,
   development: false,
   sessionsPerHour: 300,
+  readBytesPerSec: 2 * 1024 * 1024,
 };
 
 /** Thrown when the environment holds a value the server cannot start with. */
@@ -338,11 +341,15 @@ export function loadConfig(env: Env, keeper?: SecretKeeper): LoadedConfig {
     publicUrl: publicUrl(env, production),
     development: env.NODE_ENV === 'development',
     sessionsPerHour: int(env, 'SESSIONS_PER_HOUR', defaults.sessionsPerHour, 1, 1_000_000),
+    readBytesPerSec: int(env, 'READ_BYTES_PER_SEC', defaults.readBytesPerSec, 64 * 1024, 1024 * 1024 * 1024),
   };
   if (config.maxReplyBytes >= config.outboxLimit) {
     throw new ConfigError(
       `MAX_REPLY_BYTES (${config.maxReplyBytes}) must be below OUTBOX_LIMIT (${config.outboxLimit}): a reply is one page, well under what a socket may have unsent; lower MAX_REPLY_BYTES or raise OUTBOX_LIMIT`,
     );
+  }
+  if (config.readBytesPerSec * 4 < config.maxReplyBytes) {
+    throw new ConfigError(`READ_BYTES_PER_SEC (${config.readBytesPerSec}) must allow a whole reply (MAX_REPLY_BYTES ${config.maxReplyBytes}) in 4 s; raise READ_BYTES_PER_SEC`);
   }
   if (config.uploadBytesPerDay < config.maxUploadBytes) {
     throw new ConfigError(`UPLOAD_BYTES_PER_DAY (${config.uploadBytesPerDay}) must be at least MAX_UPLOAD_BYTES (${config.maxUploadBytes}), or no large GIF could ever be posted`);

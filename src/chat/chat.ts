@@ -133,6 +133,9 @@ export class Chat {
   private retaining = false;
   private closed = false;
   private readonly messageRate: Allowance;
+  /** Addresses over their history read rate: until when their reads are refused. */
+  private readonly readBlocks = new Map<string, number>();
+  private readonly readRates: Rate[];
   /** Every scrypt of this process (room creation, password checks) waits its turn here. */
   private readonly hashes = new HashQueue();
 
@@ -153,6 +156,7 @@ export class Chat {
       () => this.bus.publish(LOBBY_TOPIC, { type: 'roomsChanged' }),
     );
     const { userMessagesPerSec: perSec, userMessagesBurst: burst } = deps.config;
+    this.readRates = [{ limit: deps.config.readBytesPerSec * 4, windowMs: 4000 }];
     this.messageRate = new Allowance(deps.limiter, 'msg:', [{ limit: burst, windowMs: (burst / perSec) * 1000 }], `at most ${perSec} messages a second from one person`);
   }
 
@@ -163,6 +167,34 @@ export class Chat {
    */
   admitMessage(user: UserInfo): Promise<void> | undefined {
     return this.messageRate.admit(user.id);
+  }
+
+  /**
+   * Throws `rate_limited` while `address` is over its history read rate (READ_BYTES_PER_SEC):
+   * a few small requests for whole pages must not keep the server busy for everyone else.
+   */
+  checkReads(address: string): void {
+    const until = this.readBlocks.get(address);
+    if (until === undefined) return;
+    const wait = until - Date.now();
+    if (wait > 0) throw fail.rateLimited(`slow down: at most ${Math.round(this.config.readBytesPerSec / 1024)} KiB of history a second from one address`, wait);
+    this.readBlocks.delete(address);
+  }
+
+  /**
+   * Counts `bytes` of history read by `address` (after the page was answered: the work is
+   * done). Past the rate, the address's next reads are refused for the wait (checkReads).
+   * When the limiter cannot count, reads are not refused.
+   */
+  chargeReads(address: string, bytes: number): void {
+    this.deps.limiter.take(`reads:ip:${address}`, this.readRates, bytes).then(
+      (verdict) => {
+        if (verdict.ok) return;
+        if (this.readBlocks.size >= 10_000) this.readBlocks.clear();
+        this.readBlocks.set(address, Date.now() + verdict.retryAfterMs);
+      },
+      () => {},
+    );
   }
 
   /** Entries a plain `join` and a `history` without `limit` return. */
@@ -561,6 +593,7 @@ export class Chat {
   async sweep(now: number): Promise<void> {
     if (this.closed) return;
     this.messageRate.sweep(now);
+    for (const [address, until] of this.readBlocks) if (until <= now) this.readBlocks.delete(address);
     for (const gone of await this.presence.sweep(now)) {
       // Back on another server meanwhile: their `joined` was not recorded, so no `left` either.
       if (await this.presence.isMember(gone.room, gone.user.id)) continue;

@@ -12,6 +12,7 @@ import { Handler } from './handler';
 export const join: Handler<'join'> = async ({ chat, hub, identity, conn, data, afterReply }) => {
   const user = conn.user.info;
   const sid = conn.sessionId;
+  chat.checkReads(conn.address);
   const room = await chat.enter(data.room, user, conn.ref, {
     address: conn.address,
     password: data.password,
@@ -44,6 +45,7 @@ export const join: Handler<'join'> = async ({ chat, hub, identity, conn, data, a
     await chat.drop(room.id, conn.ref).catch(() => {});
     throw err;
   }
+  chat.chargeReads(conn.address, history.json.length);
   const floor = history.count > 0 ? history.last : (data.since ?? 0);
   afterReply(() => conn.settleFeed(room.id, floor, more));
   // {room, members, history[, more]}, with the history entries' kept JSON.
