@@ -13,6 +13,13 @@ import type { Metrics, Mode, Scenario } from './scenarios';
 
 type Reply = { event: string; data: any };
 
+/**
+ * Where the attackers come from, and the people (each their own address): the server runs
+ * behind TRUST_PROXY here, so per-address limits see them apart, as they would in life.
+ */
+const ATTACKER = '198.51.100.66';
+const PEOPLE = '203.0.113';
+
 /** A bare protocol client for attackers: requests with ids, replies by id; closes quietly. */
 class Raw {
   private nextId = 1;
@@ -43,9 +50,9 @@ class Raw {
   }
 
   /** Opens a socket (with a session cookie, as that session's person); undefined when refused. */
-  static open(url: string, cookie?: string, timeoutMs = 5000): Promise<Raw | undefined> {
+  static open(url: string, cookie?: string, timeoutMs = 5000, from = ATTACKER): Promise<Raw | undefined> {
     return new Promise((resolve) => {
-      const ws = new WebSocket(url.replace(/^http/, 'ws'), { headers: { origin: url, ...(cookie ? { cookie } : {}) } });
+      const ws = new WebSocket(url.replace(/^http/, 'ws'), { headers: { origin: url, 'x-forwarded-for': from, ...(cookie ? { cookie } : {}) } });
       const client = new Raw(ws);
       const timer = setTimeout(() => {
         ws.terminate();
@@ -85,7 +92,7 @@ class Raw {
 
 /** A browser session's cookie, made as the lobby's script makes it (POST /session); undefined when none was set. */
 async function sessionCookie(url: string): Promise<string | undefined> {
-  const res = await fetch(`${url}/session`, { method: 'POST', headers: { origin: url } });
+  const res = await fetch(`${url}/session`, { method: 'POST', headers: { origin: url, 'x-forwarded-for': ATTACKER } });
   await res.arrayBuffer();
   return res.headers.get('set-cookie')?.split(';')[0] ?? undefined;
 }
@@ -213,7 +220,7 @@ const attacks: Attack[] = [
           port,
           method: 'POST',
           path: `/room/${t.room}/gif`,
-          headers: { cookie: cookie ?? '', origin: t.url, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(5 * 1024 * 1024) },
+          headers: { cookie: cookie ?? '', origin: t.url, 'x-forwarded-for': ATTACKER, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(5 * 1024 * 1024) },
         });
         req.on('error', () => count(tally, 'cut'));
         req.on('response', (res) => {
@@ -303,16 +310,16 @@ async function probe(worker: LoadWorker, durationMs: number): Promise<{ p99: num
 export const abuse: Scenario = {
   name: 'abuse',
   about:
-    'gif-chat with its default limits (but SOCKETS_PER_IP 100: people and attackers share 127.0.0.1; READ_BYTES_PER_SEC per address applies to both). 20 people (a load worker) each send a `history` request, wait for the reply and 60 ms, calm and then while each attack runs ' +
+    'gif-chat with its default limits, behind TRUST_PROXY: the attackers come from one address, each person from their own (X-Forwarded-For). 20 people (a load worker) each send a `history` request, wait for the reply and 60 ms, calm and then while each attack runs ' +
     '(attackers in the coordinating process, 127.0.0.1); server RSS before the attacks, at its peak, and 5 s after the last. What each attack got is printed per run',
   kinds: ['gif-chat'],
   metrics: metricsOf(),
   async run(kind, mode): Promise<Metrics> {
     const phaseMs = pick(mode, 8000, 5000, 200);
     return withServerAndWorker(kind, async (server, worker) => {
-      const setup = await Raw.open(server.url);
+      const setup = await Raw.open(server.url, undefined, 5000, `${PEOPLE}.200`);
       const room = (await setup!.request('create', { title: 'Town square', max: 1000 })).data.id as string;
-      await worker.call('connect', { kind, url: server.url, count: pick(mode, 20, 20, 3), rooms: [room], join: true, concurrency: 10 });
+      await worker.call('connect', { kind, url: server.url, count: pick(mode, 20, 20, 3), rooms: [room], join: true, concurrency: 10, addresses: PEOPLE });
       const bystander = setup!.user!.id;
       await sleep(pick(mode, 1000, 1000, 200));
       const base = server.rss();
@@ -354,9 +361,9 @@ export const abuse: Scenario = {
 };
 
 async function withServerAndWorker<T>(kind: Parameters<typeof startServer>[0], fn: (server: RunningServer, worker: LoadWorker) => Promise<T>): Promise<T> {
-  // Every limit at its default but one: people and attackers all come from 127.0.0.1 here, where
-  // in life they come from many addresses; 100 sockets per address leaves the attackers 79.
-  const server = await startServer(kind, { SOCKETS_PER_IP: '100', READ_BYTES_PER_SEC: String(2 * 1024 * 1024) });
+  // Every limit at its default, behind TRUST_PROXY: the attackers come from one address, each
+  // person from their own (X-Forwarded-For), as through a proxy in life.
+  const server = await startServer(kind, { TRUST_PROXY: 'true', SOCKETS_PER_IP: '50', SOCKETS_PER_SESSION: '20', READ_BYTES_PER_SEC: String(2 * 1024 * 1024) });
   try {
     return await withWorkers(1, ([worker]) => fn(server, worker));
   } finally {

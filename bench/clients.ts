@@ -116,10 +116,11 @@ function originOf(text: string): number {
   return bar > 0 && isDigit(digit) && text[bar + 2] === '|' ? digit - 0x30 : -1;
 }
 
-function gifChat(url: string): Promise<BenchClient> {
+function gifChat(url: string, forwardedFor?: string): Promise<BenchClient> {
   return new Promise((resolve, reject) => {
     // The server is trusted here: skipping UTF-8 validation keeps the load generator's cost down.
-    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true });
+    const headers = forwardedFor ? { 'x-forwarded-for': forwardedFor } : undefined;
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, headers });
     let nextId = 1;
     const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
     let ready = false;
@@ -258,9 +259,10 @@ function bareWs(url: string): Promise<BenchClient> {
 }
 
 /** Connects one client of the given kind. */
-export function connectClient(kind: ServerKind, url: string): Promise<BenchClient> {
+/** A client of the server; `forwardedFor` (gif-chat behind TRUST_PROXY) stands for the address it comes from. */
+export function connectClient(kind: ServerKind, url: string, forwardedFor?: string): Promise<BenchClient> {
   const protocol = protocolOf(kind);
-  if (protocol === 'gif-chat') return gifChat(url.replace(/^http/, 'ws'));
+  if (protocol === 'gif-chat') return gifChat(url.replace(/^http/, 'ws'), forwardedFor);
   if (protocol === 'socket.io') return socketIo(url);
   return bareWs(url.replace(/^http/, 'ws'));
 }

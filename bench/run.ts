@@ -332,15 +332,17 @@ function report(results: Results): string {
     const [first, second] = group.kinds;
     lines.push('', `## ${group.title}`, '');
     if (group.intro.length) lines.push(...group.intro, '');
+    // One server alone (the abuse scenario): no ratio column.
+    const paired = second !== undefined;
     lines.push(
-      `| scenario | metric | ${group.kinds.map((k) => kindLabels[k]).join(' | ')} | ${kindLabels[first]} / ${kindLabels[second]} | run |`,
-      `| --- | --- | ${group.kinds.map(() => '---:').join(' | ')} | ---: | :---: |`,
+      `| scenario | metric | ${group.kinds.map((k) => kindLabels[k]).join(' | ')} |${paired ? ` ${kindLabels[first]} / ${kindLabels[second]} |` : ''} run |`,
+      `| --- | --- | ${group.kinds.map(() => '---:').join(' | ')} |${paired ? ' ---: |' : ''} :---: |`,
     );
     for (const scenario of group.scenarios) {
       for (const m of scenario.metrics) {
         const values = group.kinds.map((k) => get(summary, scenario.name, k, m.key));
         const ratio = values[0] !== null && values[1] !== null && values[0] >= 0 && values[1] > 0 ? `${fmt(values[0] / values[1])}x` : 'n/a';
-        lines.push(`| ${scenario.name} | ${m.label} (${m.better} is better) | ${values.map((v) => fmt(v)).join(' | ')} | ${ratio} | ${runOf(scenario.name)} |`);
+        lines.push(`| ${scenario.name} | ${m.label} (${m.better} is better) | ${values.map((v) => fmt(v)).join(' | ')} |${paired ? ` ${ratio} |` : ''} ${runOf(scenario.name)} |`);
       }
     }
   }

@@ -87,13 +87,14 @@ async function joinRetrying(client: BenchClient, room: string): Promise<number[]
 
 const ops = {
   /** Connects `count` clients; client i joins rooms[i % rooms.length] when `join`. */
-  async connect(a: { kind: ServerKind; url: string; count: number; rooms: string[]; join: boolean; concurrency: number }) {
+  /** Connects `count` clients; with `addresses`, client i comes from `<addresses>.<i>` (X-Forwarded-For, for a server behind TRUST_PROXY). */
+  async connect(a: { kind: ServerKind; url: string; count: number; rooms: string[]; join: boolean; concurrency: number; addresses?: string }) {
     state.kind = a.kind;
     state.url = a.url;
     const start = now();
     const fresh: Tracked[] = [];
     await pool(Array.from({ length: a.count }, (_, i) => i), a.concurrency, async (i) => {
-      const client = await connectClient(a.kind, a.url);
+      const client = await connectClient(a.kind, a.url, a.addresses === undefined ? undefined : `${a.addresses}.${i + 1}`);
       const t: Tracked = { client, room: a.rooms[i % a.rooms.length], seen: [], floor: 0, node: -1 };
       listen(t);
       if (a.join) {
