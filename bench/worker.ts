@@ -55,6 +55,36 @@ function listen(t: Tracked): void {
   };
 }
 
+/**
+ * Every client sends a request and waits for its reply, for `durationMs`: back to back when
+ * `gapMs` is 0 (5 ms after a failure), else `gapMs` after each reply.
+ */
+async function timedRequests(durationMs: number, gapMs: number) {
+  const stopAt = now() + durationMs;
+  const latency = new Histogram();
+  let count = 0;
+  let failed = 0;
+  await Promise.all(
+    state.clients.map(async (t) => {
+      while (now() < stopAt) {
+        const at = now();
+        let ok = true;
+        try {
+          await t.client.request(t.room);
+          latency.record(now() - at);
+          count++;
+        } catch {
+          failed++;
+          ok = false;
+        }
+        if (gapMs > 0) await sleep(gapMs);
+        else if (!ok) await sleep(5);
+      }
+    }),
+  );
+  return { count, failed, latency: latency.toJSON() };
+}
+
 /** Runs `fn` over items with at most `limit` in flight. */
 async function pool<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -246,26 +276,7 @@ const ops = {
 
   /** Every client sends requests back to back for `durationMs`. */
   async requests(a: { durationMs: number }) {
-    const stopAt = now() + a.durationMs;
-    const latency = new Histogram();
-    let count = 0;
-    let failed = 0;
-    await Promise.all(
-      state.clients.map(async (t) => {
-        while (now() < stopAt) {
-          const at = now();
-          try {
-            await t.client.request(t.room);
-            latency.record(now() - at);
-            count++;
-          } catch {
-            failed++;
-            await sleep(5);
-          }
-        }
-      }),
-    );
-    return { count, failed, latency: latency.toJSON() };
+    return timedRequests(a.durationMs, 0);
   },
 
   /**
@@ -273,24 +284,8 @@ const ops = {
    * using the app at a human pace, whose round trips are the measure of a server under attack.
    */
   async probe(a: { durationMs: number; gapMs: number }) {
-    const stopAt = now() + a.durationMs;
-    const latency = new Histogram();
-    let failed = 0;
-    await Promise.all(
-      state.clients.map(async (t) => {
-        while (now() < stopAt) {
-          const at = now();
-          try {
-            await t.client.request(t.room);
-            latency.record(now() - at);
-          } catch {
-            failed++;
-          }
-          await sleep(a.gapMs);
-        }
-      }),
-    );
-    return { failed, latency: latency.toJSON() };
+    const { failed, latency } = await timedRequests(a.durationMs, a.gapMs);
+    return { failed, latency };
   },
 
   /** The first `count` clients stop reading their sockets. */
